@@ -1,0 +1,27 @@
+"""Where the harness keeps and finds things: environment variables, read at call time."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+MIRROR_ENV = "EMPATHY_HARNESS_MIRROR"
+CACHE_ENV = "EMPATHY_HARNESS_CACHE"
+OFFLINE_ENV = "EMPATHY_HARNESS_OFFLINE"
+
+
+def cache_dir() -> Path:
+    """The harness cache (downloads, dense model copies, trained instruments)."""
+    path = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "empathy-harness")
+    return path.expanduser()
+
+
+def mirror_dir() -> Path | None:
+    """The offline mirror folder, laid out like the official file names, if one is set."""
+    value = os.environ.get(MIRROR_ENV)
+    return Path(value).expanduser() if value else None
+
+
+def offline() -> bool:
+    """True when downloads must not be tried (our variable, or the Hugging Face one)."""
+    return any(os.environ.get(name, "") not in ("", "0") for name in (OFFLINE_ENV, "HF_HUB_OFFLINE"))

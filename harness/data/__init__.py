@@ -1,0 +1,1 @@
+"""EmpatheticDialogues examples, EmPO's prompts and its preference pairs."""
