@@ -28,7 +28,7 @@ test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(PY) -m tests.benchmarks
+	$(PY) -m tests.benchmarks $(BENCH)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
