@@ -1,0 +1,89 @@
+"""Tests of corpus-level metrics: numbers computed from a whole system output at once
+(response tries, Dist-n, BLEU), which have no per-example values to pair.
+
+Both procedures call the metric again on rearranged outputs, so their cost is the
+number of resamples times the metric's cost: it is bounded by `resamples` and reported
+in every result. One call of `statistic` may return several corpus values at once (all
+the trie statistics come from one spanify run), and every value is tested from the
+same resamples.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, Mapping, Sequence, TypeVar
+
+import numpy as np
+
+from harness.stats.result import TestResult
+
+T = TypeVar("T")
+CorpusStatistic = Callable[[Sequence[T]], Mapping[str, float]]
+
+DEFAULT_CORPUS_RESAMPLES = 200
+_REL_TOL = 1e-10
+
+
+def approximate_randomization(a: Sequence[T], b: Sequence[T], statistic: CorpusStatistic, *,
+                              resamples: int = DEFAULT_CORPUS_RESAMPLES, seed: int = 0,
+                              level: float = 0.95, budget_seconds: float | None = None,
+                              progress: Callable[[int], None] | None = None) -> dict[str, TestResult]:
+    """Approximate randomization test (Noreen 1989; Riezler & Maxwell 2005) and a paired
+    bootstrap interval for corpus-level metrics, B - A.
+
+    `a[i]` and `b[i]` are the two systems' outputs for example i; `statistic(outputs)`
+    returns {name: value} for one system's whole output. Randomization: each resample
+    swaps the two systems' outputs on a random half of the examples (each example with
+    probability 1/2), recomputes both corpus values and their difference; p = (1 + #
+    |null diff| >= |observed diff|) / (1 + resamples), two-sided. Interval: percentile
+    bootstrap over examples (the same resampled examples for both systems), `resamples`
+    resamples. Each resample calls `statistic` twice per procedure: 4 x `resamples` calls.
+    Assumes independent examples and, under H0, outputs exchangeable within an example.
+    With R resamples the smallest attainable p is 1 / (R + 1). With `budget_seconds`,
+    resampling stops after the resample that exhausts the budget (at least one is
+    made); the result says how many were used (`resamples`). Stopping on time, not on
+    the outcome, keeps the test valid.
+    """
+    if len(a) != len(b):
+        raise ValueError(f"paired outputs differ in length: {len(a)} and {len(b)}")
+    n = len(a)
+    va, vb = statistic(a), statistic(b)
+    names = [k for k in vb if k in va]
+    observed = np.array([vb[k] - va[k] for k in names], dtype=float)
+    swap_seed, boot_seed = np.random.SeedSequence(seed).spawn(2)
+    swap_rng, boot_rng = np.random.default_rng(swap_seed), np.random.default_rng(boot_seed)
+    null = np.empty((resamples, len(names)))
+    boot = np.empty((resamples, len(names)))
+    start = time.monotonic()
+    used = 0
+    for r in range(resamples):
+        swap = swap_rng.random(n) < 0.5
+        x = [bi if s else ai for ai, bi, s in zip(a, b, swap)]
+        y = [ai if s else bi for ai, bi, s in zip(a, b, swap)]
+        sx, sy = statistic(x), statistic(y)
+        null[r] = [sy[k] - sx[k] for k in names]
+        idx = boot_rng.integers(0, n, size=n)
+        ba, bb = statistic([a[i] for i in idx]), statistic([b[i] for i in idx])
+        boot[r] = [bb[k] - ba[k] for k in names]
+        used = r + 1
+        if progress:
+            progress(used)
+        if budget_seconds is not None and time.monotonic() - start > budget_seconds:
+            break
+    null, boot = null[:used], boot[:used]
+    tol = _REL_TOL * np.maximum(np.abs(observed), 1.0)
+    with np.errstate(invalid="ignore"):
+        count = (np.abs(null) >= np.abs(observed) - tol).sum(axis=0)
+    p = (1.0 + count) / (1.0 + used) if used else np.full(len(names), np.nan)
+    p[np.isnan(observed)] = np.nan
+    alpha = 1.0 - level
+    with np.errstate(invalid="ignore"):
+        low = np.nanquantile(boot, alpha / 2, axis=0) if used else np.full(len(names), np.nan)
+        high = np.nanquantile(boot, 1 - alpha / 2, axis=0) if used else np.full(len(names), np.nan)
+    method = (f"approximate randomization ({used:,} random swaps of the two systems' responses, seed {seed}); "
+              f"{level:.0%} CI: paired percentile bootstrap over examples ({used:,} resamples)")
+    return {
+        k: TestResult(estimate=float(observed[j]), statistic=float(observed[j]), pvalue=float(p[j]),
+                      ci=(float(low[j]), float(high[j])), n=n, method=method, level=level, resamples=used)
+        for j, k in enumerate(names)
+    }
