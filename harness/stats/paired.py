@@ -36,7 +36,7 @@ def _diff_matrix(a, b) -> np.ndarray:
     return d[:, None] if d.ndim == 1 else d
 
 
-def _sign_patterns(n: int, resamples: int, seed: Seed):
+def flip_patterns(n: int, resamples: int, seed: Seed):
     """Yield chunks of 0/1 matrices (1 = flip the sign): all 2**n patterns when n is
     small, else `resamples` seeded random patterns."""
     if n <= EXACT_MAX_N:
@@ -75,7 +75,7 @@ def permutation_pvalues(diffs: np.ndarray, *, resamples: int = DEFAULT_RESAMPLES
     tol = _REL_TOL * np.abs(d0).sum(axis=0)
     count = np.zeros(m)
     used = 0
-    for flips in _sign_patterns(n, resamples, seed):
+    for flips in flip_patterns(n, resamples, seed):
         # sum(s_i d_i) with s_i = 1 - 2 f_i  ==  total - 2 (F @ d)
         null = total - 2.0 * (flips @ d0)
         count += (np.abs(null) >= observed - tol).sum(axis=0)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
 
 from statsmodels.stats.power import TTestIndPower, TTestPower
 
@@ -32,13 +35,20 @@ def minimum_detectable_difference(sd: float, n: int, *, alpha: float = 0.05, pow
     """
     if n < 2 or not math.isfinite(sd):
         return DetectableDifference(math.nan, math.nan, n, alpha, power, "undefined: fewer than 2 examples")
+    n_b = n if n_b is None else n_b
+    d = _detectable_effect(n, n_b, alpha, power, paired)
     if paired:
-        d = TTestPower().solve_power(effect_size=None, nobs=n, alpha=alpha, power=power, alternative="two-sided")
         how = f"paired t approximation, alpha {alpha:g} two-sided, power {power:g}, n {n}"
     else:
-        n_b = n if n_b is None else n_b
+        how = f"two-sample t approximation, alpha {alpha:g} two-sided, power {power:g}, n {n} and {n_b}"
+    return DetectableDifference(d * sd, d, n, alpha, power, how)
+
+
+@lru_cache(maxsize=256)
+def _detectable_effect(n: int, n_b: int, alpha: float, power: float, paired: bool) -> float:
+    if paired:
+        d = TTestPower().solve_power(effect_size=None, nobs=n, alpha=alpha, power=power, alternative="two-sided")
+    else:
         d = TTestIndPower().solve_power(effect_size=None, nobs1=n, ratio=n_b / n, alpha=alpha, power=power,
                                         alternative="two-sided")
-        how = f"two-sample t approximation, alpha {alpha:g} two-sided, power {power:g}, n {n} and {n_b}"
-    d = float(d)
-    return DetectableDifference(d * sd, d, n, alpha, power, how)
+    return float(np.ravel(d)[0])
