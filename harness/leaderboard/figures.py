@@ -61,7 +61,7 @@ def _violins(table: Table, keys: list[str], path: Path, signed: bool) -> bool:
     fig, axes = plt.subplots(1, len(data), figsize=(4.2 * len(data), 0.5 * max(len(r) for r in data.values()) + 2.2),
                              squeeze=False)
     for ax, (key, rows) in zip(axes[0], data.items()):
-        parts = ax.violinplot([v for _, v in rows], vert=False, showmeans=True, showextrema=False)
+        parts = ax.violinplot([v for _, v in rows], orientation="horizontal", showmeans=True, showextrema=False)
         for body in parts["bodies"]:
             body.set_alpha(0.55)
         ax.set_yticks(range(1, len(rows) + 1), [m for m, _ in rows])
@@ -89,6 +89,13 @@ def _empathy_vs_mmlu(table: Table, path: Path) -> bool:
         yerr = None if y.ci is None else [[y.value - y.ci[0]], [y.ci[1] - y.value]]
         ax.errorbar(x.value, y.value, xerr=xerr, yerr=yerr, fmt="o", capsize=3)
         ax.annotate(row.model, (x.value, y.value), textcoords="offset points", xytext=(5, 5))
+    # rows without MMLU (the human and opposite-emotion references) as horizontal lines
+    for row in table.rows:
+        if row in points or y_key not in row.cells or math.isnan(row.cells[y_key].value):
+            continue
+        ax.axhline(row.cells[y_key].value, color="grey", lw=0.8, ls="--")
+        ax.annotate(f"{row.model} (no MMLU)", (0.01, row.cells[y_key].value), xycoords=("axes fraction", "data"),
+                    textcoords="offset points", xytext=(0, 3), fontsize=8, color="grey")
     direction = "lower is better" if y_key.startswith("diff") else "higher is better"
     ax.set_xlabel("MMLU accuracy (higher is better)")
     ax.set_ylabel(f"{y_key} ({direction})")

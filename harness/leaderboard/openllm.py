@@ -86,7 +86,10 @@ def normalize(x, baseline):
 
 def scores_from_parts(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Raw part values (... x len(PARTS)) -> (task scores (... x 6), average (...))."""
-    tasks = normalize(x, _BASE) @ _W
+    x = np.asarray(x, dtype=float)
+    missing = np.isnan(x)
+    tasks = np.where(missing, 0.0, normalize(x, _BASE)) @ _W
+    tasks = np.where((missing @ (_W > 0)) > 0, np.nan, tasks)  # a task with a missing part is missing
     return tasks, tasks.mean(axis=-1)
 
 

@@ -98,9 +98,9 @@ def _table_markdown(table: Table, k: int) -> list[str]:
             lines.append(f"| {name} | {len(row.runs)} | {cells} |")
         lines.append("")
     tested = sorted({(c.test, c.method) for row in table.rows for c in row.cells.values() if c.test})
-    resampled = sorted({c.test for row in table.rows for c in row.cells.values() if c.test.startswith("AR")})
+    resampled = sorted({c.test[4:-1] for row in table.rows for c in row.cells.values() if c.test.startswith("AR (")})
     if resampled:
-        lines.append(f"- corpus-level metrics tested by approximate randomization with {', '.join(resampled)} resamples")
+        lines.append(f"- corpus-level metrics tested by approximate randomization with {' / '.join(resampled)} resamples")
     lines += [f"- {note}" for note in table.notes]
     if tested or table.notes:
         lines.append("")
@@ -120,7 +120,8 @@ def _methods(settings: Settings) -> list[str]:
         "metrics; exact McNemar for MMLU when both rows have one run (else the permutation test on "
         "seed-averaged correctness; Welch's t-test when the MMLU examples differ); approximate randomization "
         "for corpus-level metrics when both rows have one run; a paired permutation test of the normalized "
-        "Open LLM average itself.",
+        "Open LLM average itself. With R random resamples the smallest p is 1 / (R + 1), and Holm multiplies it "
+        "by the number of tests: pass a larger --resamples to resolve smaller p-values.",
         "- Open LLM Leaderboard v2: each score normalized as the leaderboard does (0 below the random "
         "baseline b, else 100 (x - b) / (1 - b)); BBH and MuSR subtasks normalized one by one and averaged; "
         "IFEval the mean of prompt- and instruction-level strict accuracy; the average is the plain mean of "

@@ -183,6 +183,10 @@ def _build_table(title: str, runs: list[Run], ed: str | None, reference: str | N
     _mmlu_cells(table, s)
     _openllm_cells(table, s)
     _correct(table, s.correction)
+    untested = [c.label for c in table.columns if c.with_interval and c.key not in ordered[0].cells
+                and any(c.key in r.cells for r in ordered[1:])]
+    if untested:
+        notes.append(f"the reference {ref_name} has no {', '.join(untested)}: those columns carry no marks")
     for run in runs:
         notes += [f"{run.label}: {note}" for note in run.notes]
     return table
