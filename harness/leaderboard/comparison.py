@@ -205,6 +205,11 @@ def _compare_task(task: str, ta: TaskData, tb: TaskData, s: Settings, notes: lis
         both = ~(np.isnan(va) | np.isnan(vb))
         m.a, m.b = _mean(va[both]), _mean(vb[both])
         m.diff, m.n = m.b - m.a, int(both.sum())
+        if np.array_equal(va[both], vb[both]):
+            # e.g. the reference's own EPITOME levels: not a property of the systems, so
+            # not a test that should count in the correction
+            m.ci, m.method, m.test = (0.0, 0.0), "not tested: identical values in both runs", "-"
+            continue
         m.effect = stats.cohens_dz(va, vb)
         sd = float(np.std(vb[both] - va[both], ddof=1)) if m.n > 1 else math.nan
         m.mdd = stats.minimum_detectable_difference(sd, m.n, alpha=s.alpha, power=s.power).difference
@@ -280,7 +285,7 @@ def _corpus_tests(scorer_name: str, group: list[MetricComparison], ta: TaskData,
         if r is None:
             m.method = f"not tested: scorer {scorer_name!r} did not recompute {m.key}"
             continue
-        m.ci, m.p, m.test = r.ci, r.pvalue, f"AR ({r.resamples})"
+        m.ci, m.p, m.test = r.ci, r.pvalue, f"AR ({r.resamples})" if r.resamples else "-"
         m.method = r.method
         if not math.isclose(r.estimate, m.diff, rel_tol=1e-6, abs_tol=1e-9):
             m.method += (f"; note: recomputed difference {r.estimate:.6g} differs from the scored summaries' "

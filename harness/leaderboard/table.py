@@ -290,7 +290,10 @@ def _corpus_column(table: Table, ed: str, key: str, ids: list[str], s: Settings,
         if s.corpus_resamples > 0:
             ci = stats.corpus_bootstrap_ci(items, statistic, resamples=s.corpus_resamples, seed=s.seed,
                                            level=s.level, budget_seconds=s.corpus_budget)[key]
-            cell.ci, cell.method = (ci.low, ci.high), f"{s.level:.0%} CI: {ci.method}"
+            if ci.resamples:
+                cell.ci, cell.method = (ci.low, ci.high), f"{s.level:.0%} CI: {ci.method}"
+            else:
+                cell.method = ci.method
         if row is ref:
             continue
         ref_runs = [run for run in ref.runs if ed in run.tasks and key in run.tasks[ed].summary]
@@ -307,7 +310,8 @@ def _corpus_column(table: Table, ed: str, key: str, ids: list[str], s: Settings,
                 log(f"leaderboard: approximate randomization {row.model} vs {ref.model} on {key}")
             r = stats.approximate_randomization(ref_items, items[0], statistic, resamples=s.corpus_resamples,
                                                 seed=s.seed, level=s.level, budget_seconds=s.corpus_budget)[key]
-            cell.p, cell.test = r.pvalue, f"AR ({r.resamples})"
+            if r.resamples:
+                cell.p, cell.test = r.pvalue, f"AR ({r.resamples})"
             cell.method += f"; vs {ref.model}: {r.method.split(';')[0]}"
 
 

@@ -34,12 +34,12 @@ def _centered_interval(values: np.ndarray, center: np.ndarray, level: float) -> 
 
     Why not the ordinary bootstrap: a with-replacement resample repeats examples, and
     repeated responses are exactly what diversity metrics (Dist-n, the tries) count, so
-    the bootstrap distribution of a Dist-2 difference is shifted toward 0 and too narrow
-    (in a simulation, docs/STATISTICS.md, its 95% interval covered the true difference in
-    1% of cases; re-centered, in 82%). Half-samples without replacement (McCarthy 1969)
-    repeat nothing and have, for a mean, the variance of the full-size estimate; corpus
-    metrics also drift with corpus size, so only their spread is used, centered on the
-    observed value (coverage 99% in the same simulation: conservative)."""
+    the bootstrap distribution of a Dist-2 difference is shifted toward 0 and too narrow:
+    in the simulation of tests/benchmarks/bench_stats.py its 95% interval covered the
+    expected difference in 1% of cases (re-centered on the observed value: 75%).
+    Half-samples without replacement (McCarthy 1969) repeat nothing and have, for a mean,
+    the variance of the full-size estimate; corpus metrics also drift with corpus size, so
+    only their spread is used, centered on the observed value (coverage 94% there)."""
     alpha = 1.0 - level
     if len(values) == 0:
         nan = np.full(np.shape(center), np.nan)
@@ -51,7 +51,7 @@ def _centered_interval(values: np.ndarray, center: np.ndarray, level: float) -> 
 
 def approximate_randomization(a: Sequence[T], b: Sequence[T], statistic: CorpusStatistic, *,
                               resamples: int = DEFAULT_CORPUS_RESAMPLES, seed: int = 0,
-                              level: float = 0.95, budget_seconds: float | None = None,
+                              level: float = 0.95, budget_seconds: float | None = None, min_resamples: int = 19,
                               progress: Callable[[int], None] | None = None) -> dict[str, TestResult]:
     """Approximate randomization test (Noreen 1989; Riezler & Maxwell 2005) and a paired
     half-sampling interval for corpus-level metrics, B - A.
@@ -61,20 +61,30 @@ def approximate_randomization(a: Sequence[T], b: Sequence[T], statistic: CorpusS
     swaps the two systems' outputs on a random half of the examples (each example with
     probability 1/2), recomputes both corpus values and their difference; p = (1 + #
     |null diff| >= |observed diff|) / (1 + resamples), two-sided. Interval: see
-    `half_sample_interval` (the same half of the examples for both systems). Each
+    `_centered_interval` (the same half of the examples for both systems). Each
     resample calls `statistic` twice per procedure: 4 x `resamples` calls.
     Assumes independent examples and, under H0, outputs exchangeable within an example.
     With R resamples the smallest attainable p is 1 / (R + 1). With `budget_seconds`,
     resampling stops after the resample that exhausts the budget (at least one is
     made); the result says how many were used (`resamples`). Stopping on time, not on
-    the outcome, keeps the test valid.
+    the outcome, keeps the test valid. When the two observed values took so long that
+    the budget cannot afford `min_resamples` resamples (19 make p = 0.05 reachable), no
+    resampling is done and the results say why (p and interval NaN, resamples 0).
     """
     if len(a) != len(b):
         raise ValueError(f"paired outputs differ in length: {len(a)} and {len(b)}")
     n = len(a)
+    start = time.monotonic()
     va, vb = statistic(a), statistic(b)
+    per_resample = 2 * (time.monotonic() - start)
     names = [k for k in vb if k in va]
     observed = np.array([vb[k] - va[k] for k in names], dtype=float)
+    if budget_seconds is not None and resamples and per_resample * min(min_resamples, resamples) > budget_seconds:
+        why = (f"not tested: one resample recomputes the metric 4 times (about {per_resample:.1f} s), so the "
+               f"{budget_seconds:g} s budget affords fewer than {min(min_resamples, resamples)} resamples; raise the "
+               f"budget, or let the scorer recompute its corpus values from per-example rows (corpus_from_rows)")
+        return {k: TestResult(float(observed[j]), float(observed[j]), float("nan"), (float("nan"), float("nan")), n,
+                              why, level, 0) for j, k in enumerate(names)}
     swap_seed, boot_seed = np.random.SeedSequence(seed).spawn(2)
     swap_rng, boot_rng = np.random.default_rng(swap_seed), np.random.default_rng(boot_seed)
     null = np.empty((resamples, len(names)))
@@ -113,20 +123,26 @@ def approximate_randomization(a: Sequence[T], b: Sequence[T], statistic: CorpusS
 
 def corpus_bootstrap_ci(systems: Sequence[Sequence[T]], statistic: CorpusStatistic, *,
                         resamples: int = DEFAULT_CORPUS_RESAMPLES, seed: int = 0, level: float = 0.95,
-                        budget_seconds: float | None = None) -> dict[str, Interval]:
+                        budget_seconds: float | None = None, min_resamples: int = 19) -> dict[str, Interval]:
     """Half-sampling interval of corpus-level metrics of one system (see
     `_centered_interval` for why not the with-replacement bootstrap). `systems` holds one
     output list per run of the system (several seeds on the same examples): each
     half-sample takes the same examples from every run and averages the runs' values, so
     the interval is that of the seed mean over examples (seed-to-seed spread is reported
     separately as the SD). Costs `resamples` x len(systems) calls of `statistic`;
-    `budget_seconds` bounds it as in `approximate_randomization`."""
+    `budget_seconds` and `min_resamples` bound it as in `approximate_randomization`."""
     n = len(systems[0])
     if any(len(s) != n for s in systems):
         raise ValueError("every run of a system must have the same examples")
+    start = time.monotonic()
     values = [statistic(s) for s in systems]
+    per_resample = time.monotonic() - start
     names = [k for k in values[0] if all(k in v for v in values)]
     estimate = {k: float(np.mean([v[k] for v in values])) for k in names}
+    if budget_seconds is not None and resamples and per_resample * min(min_resamples, resamples) > budget_seconds:
+        why = (f"no interval: one half-sample recomputes the metric (about {per_resample:.1f} s), so the "
+               f"{budget_seconds:g} s budget affords fewer than {min(min_resamples, resamples)}")
+        return {k: Interval(estimate[k], float("nan"), float("nan"), n, why, level, 0) for k in names}
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[1])
     boot = np.empty((resamples, len(names)))
     start, used = time.monotonic(), 0

@@ -149,3 +149,61 @@ def test_non_numeric_score_names_the_field(tmp_path, capsys):
     (run / "scores.jsonl").write_text('{"id": "a", "x": 1}\n{"id": "b", "x": "high"}\n')
     assert main(["compare", str(run), str(run)]) == 2
     assert "line 2: field 'x' is str, expected a number or null" in capsys.readouterr().err
+
+
+def test_identical_metric_is_not_a_test(tmp_path, test_scorers):
+    items = make_items(40, 0.3, 1)
+    a = write_run(tmp_path, "a", model="a", items=items)
+    b = write_run(tmp_path, "b", model="b", items=items)
+    out = tmp_path / "c.json"
+    assert main(["compare", str(a), str(b), "--json", str(out), *FAST]) == 0
+    m = json.loads(out.read_text())["pairs"][0]["metrics"]["ed_empathy/diff_er"]
+    assert m["p"] is None and m["diff"] == 0 and m["method"] == "not tested: identical values in both runs"
+
+
+def test_corpus_values_recomputed_from_rows_when_the_scorer_can(tmp_path, test_scorers, monkeypatch):
+    from harness.metrics import base
+    from harness.metrics.base import CORPUS, Output, Scorer, Scores
+
+    class MeanLength(Scorer):
+        """A corpus value that is a function of per-example rows (like Emp-F1 of levels)."""
+
+        outputs = (Output("length_chars", False, "example"), Output("max_length", False, CORPUS))
+        computed = 0
+
+        def compute(self, items):
+            MeanLength.computed += 1
+            values = [float(len(it.response)) for it in items]
+            return Scores({"length_chars": values}, {"max_length": max(values)})
+
+        def corpus_from_rows(self, rows):
+            return {"max_length": max(r["length_chars"] for r in rows)}
+
+    monkeypatch.setitem(base._REGISTRY, "_t_lex", MeanLength)
+    from harness.leaderboard import catalog
+
+    catalog.refresh()
+    a = write_run(tmp_path, "a", model="a", items=make_items(40, 0.2, 1))
+    b = write_run(tmp_path, "b", model="b", items=make_items(40, 0.9, 2))
+    MeanLength.computed = 0
+    out = tmp_path / "c.json"
+    assert main(["compare", str(a), str(b), "--json", str(out), *FAST]) == 0
+    m = json.loads(out.read_text())["pairs"][0]["metrics"]["ed_empathy/max_length"]
+    assert "approximate randomization (30 random swaps" in m["method"] and MeanLength.computed == 0
+
+
+def test_expensive_corpus_metric_is_skipped_with_the_reason(two_runs, monkeypatch):
+    import time as _time
+
+    slow = DistScorer.compute
+
+    def compute(self, items):
+        _time.sleep(0.05)
+        return slow(self, items)
+
+    monkeypatch.setattr(DistScorer, "compute", compute)
+    a, b = two_runs
+    out = a.parent / "c.json"
+    assert main(["compare", str(a), str(b), "--json", str(out), "--corpus-budget", "0.5", *FAST]) == 0
+    m = json.loads(out.read_text())["pairs"][0]["metrics"]["ed_empathy/dist2"]
+    assert m["p"] is None and m["method"].startswith("not tested: one resample recomputes the metric 4 times")
