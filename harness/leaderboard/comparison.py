@@ -238,8 +238,6 @@ def _compare_task(task: str, ta: TaskData, tb: TaskData, s: Settings, notes: lis
             m.method = "not tested: no scorer declares this metric, so it cannot be recomputed"
         elif not paired:
             m.method = "not tested: a corpus-level metric needs both systems on the same examples"
-        elif ta.generations is None or tb.generations is None:
-            m.method = "not tested: a corpus-level metric is recomputed from the responses, and no generations were found"
         else:
             m.n = ta.n
             corpus_by_scorer.setdefault(info.scorer, []).append(m)
@@ -248,28 +246,43 @@ def _compare_task(task: str, ta: TaskData, tb: TaskData, s: Settings, notes: lis
     return out
 
 
+def corpus_inputs(scorer, task: TaskData, ids: list[str], keys: list[str]):
+    """(outputs in `ids` order, statistic) for recomputing a scorer's corpus values, or
+    None when they cannot be recomputed. With the scorer's `corpus_from_rows` hook the
+    outputs are the per-example score rows (cheap: no model, no text); else the
+    responses from the generations, through `compute`."""
+    hook = getattr(scorer, "corpus_from_rows", None)
+    order = {i: k for k, i in enumerate(task.ids)}
+    index = [order[i] for i in ids]
+    if hook is not None:
+        def from_rows(rows):
+            values = hook(rows)
+            return {k: values[k] for k in keys if k in values}
+
+        return _rows(task, index), from_rows
+    items = task.items()
+    if items is None:
+        return None
+
+    def from_items(items):
+        corpus = scorer.compute(items).corpus
+        return {k: corpus[k] for k in keys if k in corpus}
+
+    return [items[k] for k in index], from_items
+
+
 def _corpus_tests(scorer_name: str, group: list[MetricComparison], ta: TaskData, tb: TaskData, s: Settings,
                   log: Callable[[str], None] | None) -> None:
     from harness.metrics.base import get_scorer
 
     keys = [m.key for m in group]
     scorer = get_scorer(scorer_name)
-    order = {i: k for k, i in enumerate(tb.ids)}
-    hook = getattr(scorer, "corpus_from_rows", None)
-    if hook is not None:
-        # The scorer recomputes its corpus numbers from per-example rows (cheap: no model).
-        rows_a = _rows(ta, range(ta.n))
-        rows_b = _rows(tb, [order[i] for i in ta.ids])
-        statistic, xa, xb = (lambda rows: {k: hook(rows)[k] for k in keys}), rows_a, rows_b
-    else:
-        items_a, items_b = ta.items(), tb.items()
-        items_b = [items_b[order[i]] for i in ta.ids]
-
-        def statistic(items):
-            corpus = scorer.compute(items).corpus
-            return {k: corpus[k] for k in keys if k in corpus}
-
-        xa, xb = items_a, items_b
+    inputs_a, inputs_b = corpus_inputs(scorer, ta, ta.ids, keys), corpus_inputs(scorer, tb, ta.ids, keys)
+    if inputs_a is None or inputs_b is None:
+        for m in group:
+            m.method = "not tested: a corpus-level metric is recomputed from the responses, and no generations were found"
+        return
+    (xa, statistic), (xb, _) = inputs_a, inputs_b
     if log:
         budget = f", budget {s.corpus_budget:g} s" if s.corpus_budget else ""
         log(f"resampling corpus metrics of {scorer_name!r} ({', '.join(keys)}): up to {s.corpus_resamples} "

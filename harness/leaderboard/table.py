@@ -29,7 +29,7 @@ import numpy as np
 from harness import stats
 from harness.errors import HarnessError
 from harness.leaderboard import catalog, openllm
-from harness.leaderboard.comparison import Settings, instrument_difference
+from harness.leaderboard.comparison import Settings, corpus_inputs, instrument_difference
 from harness.leaderboard.runs import Run, TaskData
 
 ED_TASKS = ("ed_empathy", "ed_empathy_short", "")
@@ -282,11 +282,12 @@ def _corpus_column(table: Table, ed: str, key: str, ids: list[str], s: Settings,
         if scorer is None:
             cell.method = "no interval: no scorer declares this corpus-level metric"
             continue
-        items = [_aligned_items(run.tasks[ed], ids) for run in runs]
-        if any(i is None for i in items):
+        inputs = [corpus_inputs(scorer, run.tasks[ed], ids, [key]) for run in runs]
+        if any(i is None for i in inputs):
             cell.method = "no interval: the generations are needed to recompute a corpus metric"
             continue
-        statistic = _corpus_statistic(scorer, [key])
+        items = [i[0] for i in inputs]
+        statistic = inputs[0][1]
         if s.corpus_resamples > 0:
             ci = stats.corpus_bootstrap_ci(items, statistic, resamples=s.corpus_resamples, seed=s.seed,
                                            level=s.level, budget_seconds=s.corpus_budget)[key]
@@ -303,9 +304,10 @@ def _corpus_column(table: Table, ed: str, key: str, ids: list[str], s: Settings,
         elif len(runs) != 1 or len(ref_runs) != 1:
             cell.method += "; not tested against the reference: approximate randomization needs one run per row"
         elif s.corpus_resamples > 0:
-            ref_items = _aligned_items(ref_runs[0].tasks[ed], ids)
-            if ref_items is None:
+            ref_inputs = corpus_inputs(scorer, ref_runs[0].tasks[ed], ids, [key])
+            if ref_inputs is None:
                 continue
+            ref_items = ref_inputs[0]
             if log:
                 log(f"leaderboard: approximate randomization {row.model} vs {ref.model} on {key}")
             r = stats.approximate_randomization(ref_items, items[0], statistic, resamples=s.corpus_resamples,
@@ -313,22 +315,6 @@ def _corpus_column(table: Table, ed: str, key: str, ids: list[str], s: Settings,
             if r.resamples:
                 cell.p, cell.test = r.pvalue, f"AR ({r.resamples})"
             cell.method += f"; vs {ref.model}: {r.method.split(';')[0]}"
-
-
-def _aligned_items(task: TaskData, ids: list[str]):
-    items = task.items()
-    if items is None:
-        return None
-    by_id = {it.id: it for it in items}
-    return [by_id[i] for i in ids]
-
-
-def _corpus_statistic(scorer, keys: list[str]):
-    def statistic(items):
-        corpus = scorer.compute(items).corpus
-        return {k: corpus[k] for k in keys if k in corpus}
-
-    return statistic
 
 
 # --- MMLU ------------------------------------------------------------------------------------------

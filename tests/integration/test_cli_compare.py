@@ -185,11 +185,15 @@ def test_corpus_values_recomputed_from_rows_when_the_scorer_can(tmp_path, test_s
     catalog.refresh()
     a = write_run(tmp_path, "a", model="a", items=make_items(40, 0.2, 1))
     b = write_run(tmp_path, "b", model="b", items=make_items(40, 0.9, 2))
+    for run in (a, b):  # rows are enough: no responses needed
+        (run / "tasks" / "ed_empathy" / "generations.jsonl").unlink()
     MeanLength.computed = 0
     out = tmp_path / "c.json"
     assert main(["compare", str(a), str(b), "--json", str(out), *FAST]) == 0
     m = json.loads(out.read_text())["pairs"][0]["metrics"]["ed_empathy/max_length"]
     assert "approximate randomization (30 random swaps" in m["method"] and MeanLength.computed == 0
+    dist = json.loads(out.read_text())["pairs"][0]["metrics"]["ed_empathy/dist2"]
+    assert dist["p"] is None and "no generations were found" in dist["method"]
 
 
 def test_expensive_corpus_metric_is_skipped_with_the_reason(two_runs, monkeypatch):
