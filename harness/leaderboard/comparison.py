@@ -134,13 +134,13 @@ def instrument_difference(key: str, ta: TaskData, tb: TaskData) -> str | None:
     scorer = catalog.scorer_of(key)
     ia, ib = ta.instruments(), tb.instruments()
     if scorer is not None:
-        xa, xb, what = ia.get(scorer), ib.get(scorer), f"instrument {scorer!r}"
+        xa, xb, what = ia.get(scorer), ib.get(scorer), f"the instrument of scorer {scorer!r} differs"
     else:
-        xa, xb, what = ia, ib, "instruments (no scorer declares this metric, so all must match)"
+        xa, xb, what = ia, ib, "the instruments differ (no scorer declares this metric, so all must match)"
     if xa == xb:
         return None
     fields = _differing_fields(xa, xb)
-    return f"{what} differ: {fields}" if fields else f"{what} differ"
+    return f"{what}: {fields}" if fields else what
 
 
 def _differing_fields(x, y, prefix: str = "") -> str:

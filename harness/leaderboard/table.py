@@ -189,6 +189,8 @@ def _build_table(title: str, runs: list[Run], ed: str | None, reference: str | N
         notes.append(f"the reference {ref_name} has no {', '.join(untested)}: those columns carry no marks")
     for run in runs:
         notes += [f"{run.label}: {note}" for note in run.notes]
+        if ed is not None and ed not in run.tasks:
+            notes.append(f"{run.label}: no task {ed or 'scores'}, so its empathy columns are blank")
     return table
 
 

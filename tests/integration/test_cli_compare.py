@@ -83,9 +83,9 @@ def test_different_instruments_are_refused(tmp_path, test_scorers, capsys):
     metrics = json.loads(out.read_text())["pairs"][0]["metrics"]
     refused = metrics["ed_empathy/diff_er"]
     assert refused["p"] is None and refused["ci"] is None
-    assert refused["method"] == "refused: instrument '_t_diff' differ: weights_sha256 'w1' vs 'w2'"
+    assert refused["method"] == "refused: the instrument of scorer '_t_diff' differs: weights_sha256 'w1' vs 'w2'"
     assert metrics["ed_empathy/length_chars"]["p"] is not None  # other instruments agree
-    assert "refused: instrument '_t_diff' differ" in capsys.readouterr().out
+    assert "refused: the instrument of scorer '_t_diff' differs" in capsys.readouterr().out
 
 
 def test_generations_files_are_scored_on_the_fly(tmp_path, test_scorers):
