@@ -83,7 +83,7 @@ SCORERS = {"_t_diff": DiffScorer, "_t_lex": LexScorer, "_t_dist": DistScorer}
 
 
 @pytest.fixture
-def test_scorers(monkeypatch):
+def synthetic_scorers(monkeypatch):
     """Register the test scorers as the whole suite (and nothing else)."""
     from harness.leaderboard import catalog
 

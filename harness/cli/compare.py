@@ -25,9 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--corpus-resamples", type=int, default=None,
                    help="resamples for corpus-level metrics (tries, Dist-n, BLEU), each recomputing the metric "
                         "4 times (default 200)")
-    p.add_argument("--corpus-budget", type=float, default=300.0,
+    p.add_argument("--corpus-budget", type=float, default=600.0,
                    help="seconds of resampling per corpus scorer and pair, after which it stops and reports the "
-                        "resamples used (default 300; 0 = no limit)")
+                        "resamples used (default 600; 0 = no limit)")
     p.add_argument("--seed", type=int, default=0, help="seed of every resampling (default 0)")
     p.add_argument("--level", type=float, default=0.95, help="confidence level of the intervals (default 0.95)")
     p.add_argument("--metrics", nargs="+", help="scorers to run on generations files (default: all registered)")

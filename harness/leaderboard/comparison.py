@@ -32,7 +32,7 @@ from harness.leaderboard.runs import Run, TaskData
 class Settings:
     resamples: int = stats.DEFAULT_RESAMPLES
     corpus_resamples: int = stats.DEFAULT_CORPUS_RESAMPLES
-    corpus_budget: float | None = 300.0  # seconds per scorer and pair
+    corpus_budget: float | None = 600.0  # seconds per scorer and pair
     seed: int = 0
     level: float = 0.95
     correction: str = "holm"
@@ -181,6 +181,8 @@ def _compare_task(task: str, ta: TaskData, tb: TaskData, s: Settings, notes: lis
         why = f"example sets differ (A {ta.n}, B {tb.n}, {shared} shared)"
         notes.append(f"{where}{why}: per-example metrics compared unpaired (Welch), corpus metrics not tested")
 
+    for k in sorted(set(ta.lists) | set(tb.lists)):
+        notes.append(f"{where}{k}: list values per example (e.g. IFEval's per-instruction results) are not compared")
     keys_a, keys_b = set(ta.values), set(tb.values)
     for k in sorted(keys_a ^ keys_b):
         notes.append(f"{where}{k}: only in {'A' if k in keys_a else 'B'}, not compared")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -265,7 +266,8 @@ def _row_matrix(row: Row, ed: str, ids: list[str], keys: list[str]) -> np.ndarra
         order = {i: k for k, i in enumerate(t.ids)}
         idx = np.array([order[i] for i in ids])
         stack.append(np.column_stack([t.values[k][idx] if k in t.values else np.full(len(ids), np.nan) for k in keys]))
-    with np.errstate(invalid="ignore"), _quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN examples stay NaN
         return np.nanmean(np.stack(stack), axis=0)
 
 
@@ -489,18 +491,6 @@ def _correct(table: Table, correction: str) -> None:
     adjusted = stats.adjust([c.p for c in cells], correction)
     for cell, p in zip(cells, adjusted):
         cell.p_adj = float(p)
-
-
-class _quiet:
-    def __enter__(self):
-        import warnings
-
-        self._w = warnings.catch_warnings()
-        self._w.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc):
-        return self._w.__exit__(*exc)
 
 
 def _num(x) -> float | None:

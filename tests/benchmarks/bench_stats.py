@@ -74,25 +74,28 @@ def trie_statistic():
 
 
 def corpus_items(n: int):
-    """ED test references as one system and the same references rotated by one as the
-    other (realistic text), or synthetic sentences without the data mirror."""
+    """Two systems of real text: the ED test references, and the valid-split references
+    as the other system's responses to the same test dialogues; synthetic sentences of
+    ED-like length without the data mirror."""
     from harness.metrics.base import Item
 
     try:
         from harness.data import ed
 
-        examples = ed.load_split("test")[0][:n]
-        refs = [e.reference for e in examples]
-        contexts = [tuple(e.context) for e in examples]
-        source = "ED test references"
-    except Exception:  # no mirror: synthetic text of ED-like length
+        test = ed.load_examples("test")[:n]
+        other = [e.reference for e in ed.load_examples("valid")][:n]
+        refs, contexts = [e.reference for e in test], [tuple(e.context) for e in test]
+        source = "ED test references vs valid-split references"
+    except Exception:  # no mirror
         rng = np.random.default_rng(0)
         words = [f"w{i}" for i in range(3000)]
-        refs = [" ".join(rng.choice(words, size=rng.integers(6, 25))) for _ in range(n)]
+        refs = [" ".join(rng.choice(words, size=rng.integers(6, 25))) for _ in range(2 * n)]
+        refs, other = refs[:n], refs[n:]
         contexts = [("hello",)] * n
         source = "synthetic sentences (no data mirror)"
-    a = [Item(f"c{k}", contexts[k], refs[k], refs[k]) for k in range(len(refs))]
-    b = [Item(f"c{k}", contexts[k], refs[(k + 1) % len(refs)], refs[k]) for k in range(len(refs))]
+    n = min(len(refs), len(other))
+    a = [Item(f"c{k}", contexts[k], refs[k], refs[k]) for k in range(n)]
+    b = [Item(f"c{k}", contexts[k], other[k], refs[k]) for k in range(n)]
     return a, b, source
 
 
@@ -174,7 +177,7 @@ def main(quick: bool = False) -> None:
              f"numpy threads: OMP_NUM_THREADS={threads}; the sign-flip and bootstrap matrices are drawn once per "
              "call and shared by every metric"]
     trie = trie_statistic()
-    corpus_resamples = 10 if quick else 200
+    corpus_resamples = 4 if quick else 20
     items_a, items_b, source = corpus_items(N)
     if trie is None:
         notes.append("tries: no registered scorer declares trie_compression on this branch (issue 3's lexical "
@@ -189,8 +192,14 @@ def main(quick: bool = False) -> None:
         used = next(iter(r.values())).resamples
         rows.append({"what": f"tries: approximate randomization + half-sampling interval ({4 * used + 2} recomputations)",
                      "resamples": used, "seconds": seconds})
-        notes.append(f"tries: compare's default is {stats.DEFAULT_CORPUS_RESAMPLES} resamples within a 300 s budget "
-                     f"per scorer and pair (leaderboard: 100 resamples, 120 s): one resample costs 4 recomputations")
+        per = (seconds - 2 * one) / used
+        budget = Settings().corpus_budget
+        rows.append({"what": f"tries: projected for compare's default {stats.DEFAULT_CORPUS_RESAMPLES} resamples",
+                     "resamples": stats.DEFAULT_CORPUS_RESAMPLES, "seconds": 2 * one + per * stats.DEFAULT_CORPUS_RESAMPLES})
+        notes.append(f"tries: one resample costs {per:.1f} s here (2 full-size + 2 half-size recomputations); "
+                     f"compare stops at its {budget:g} s budget per scorer and pair, i.e. after about "
+                     f"{int(budget // per)} resamples (smallest p about {1 / (1 + int(budget // per)):.2g}), and "
+                     f"does not start below 19; raise --corpus-budget for more")
 
     reps, per = (20, 30) if quick else (100, 200)
     cov, seconds, _ = measure(lambda: coverage(reps, per, 300))

@@ -9,14 +9,13 @@ import sys
 import pytest
 
 from harness.cli import main
-from tests.synthetic_runs import (DistScorer, make_items, mmlu_answers, test_scorers, write_run,  # noqa: F401
-                                  write_scored)
+from tests.synthetic_runs import DistScorer, make_items, mmlu_answers, write_run, write_scored
 
 FAST = ["--resamples", "2000", "--corpus-resamples", "30"]
 
 
 @pytest.fixture
-def two_runs(tmp_path, test_scorers):
+def two_runs(tmp_path, synthetic_scorers):
     items_a = make_items(120, quality=0.2, seed=1)
     items_b = make_items(120, quality=0.6, seed=2)
     answers = mmlu_answers(300, 0.5, seed=3)
@@ -61,7 +60,7 @@ def test_corpus_metric_cost_is_bounded(two_runs):
     assert DistScorer.calls == 2 + 4 * 7  # observed values + 2 per swap + 2 per bootstrap resample
 
 
-def test_different_example_sets_fall_back_to_welch(tmp_path, test_scorers, capsys):
+def test_different_example_sets_fall_back_to_welch(tmp_path, synthetic_scorers, capsys):
     a = write_run(tmp_path, "a", model="a", items=make_items(80, 0.2, 1))
     b = write_run(tmp_path, "b", model="b", items=make_items(80, 0.2, 2, start=40))
     out = tmp_path / "c.json"
@@ -73,7 +72,7 @@ def test_different_example_sets_fall_back_to_welch(tmp_path, test_scorers, capsy
     assert "example sets differ" in capsys.readouterr().out
 
 
-def test_different_instruments_are_refused(tmp_path, test_scorers, capsys):
+def test_different_instruments_are_refused(tmp_path, synthetic_scorers, capsys):
     items = make_items(60, 0.3, 1)
     a = write_run(tmp_path, "a", model="a", items=items)
     b = write_run(tmp_path, "b", model="b", items=make_items(60, 0.3, 2),
@@ -88,7 +87,7 @@ def test_different_instruments_are_refused(tmp_path, test_scorers, capsys):
     assert "refused: the instrument of scorer '_t_diff' differs" in capsys.readouterr().out
 
 
-def test_generations_files_are_scored_on_the_fly(tmp_path, test_scorers):
+def test_generations_files_are_scored_on_the_fly(tmp_path, synthetic_scorers):
     files = []
     for name, quality, seed in (("a", 0.1, 1), ("b", 0.9, 2)):
         path = tmp_path / f"{name}.jsonl"
@@ -104,7 +103,7 @@ def test_generations_files_are_scored_on_the_fly(tmp_path, test_scorers):
     assert metrics["diff_epitome"]["p"] < 0.01 and "approximate randomization" in metrics["dist2"]["method"]
 
 
-def test_scored_folder_against_a_run_task(tmp_path, test_scorers):
+def test_scored_folder_against_a_run_task(tmp_path, synthetic_scorers):
     items = make_items(50, 0.3, 1)
     run = write_run(tmp_path, "run", model="m", items=items, mmlu=mmlu_answers(20, 0.5, 1))
     write_scored(tmp_path / "scored", make_items(50, 0.8, 5))
@@ -114,7 +113,7 @@ def test_scored_folder_against_a_run_task(tmp_path, test_scorers):
     assert "ed_empathy/diff_er" in json.loads(out.read_text())["pairs"][0]["metrics"]
 
 
-def test_several_runs_are_corrected_together(tmp_path, test_scorers):
+def test_several_runs_are_corrected_together(tmp_path, synthetic_scorers):
     runs = [write_run(tmp_path, f"r{k}", model=f"m{k}", items=make_items(60, 0.2 + 0.3 * k, k)) for k in range(3)]
     out = tmp_path / "c.json"
     assert main(["compare", *map(str, runs), "--json", str(out), "--all-pairs", "--correction", "bh", *FAST]) == 0
@@ -151,7 +150,7 @@ def test_non_numeric_score_names_the_field(tmp_path, capsys):
     assert "line 2: field 'x' is str, expected a number or null" in capsys.readouterr().err
 
 
-def test_identical_metric_is_not_a_test(tmp_path, test_scorers):
+def test_identical_metric_is_not_a_test(tmp_path, synthetic_scorers):
     items = make_items(40, 0.3, 1)
     a = write_run(tmp_path, "a", model="a", items=items)
     b = write_run(tmp_path, "b", model="b", items=items)
@@ -161,7 +160,7 @@ def test_identical_metric_is_not_a_test(tmp_path, test_scorers):
     assert m["p"] is None and m["diff"] == 0 and m["method"] == "not tested: identical values in both runs"
 
 
-def test_corpus_values_recomputed_from_rows_when_the_scorer_can(tmp_path, test_scorers, monkeypatch):
+def test_corpus_values_recomputed_from_rows_when_the_scorer_can(tmp_path, synthetic_scorers, monkeypatch):
     from harness.metrics import base
     from harness.metrics.base import CORPUS, Output, Scorer, Scores
 

@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from harness.cli import main
-from tests.synthetic_runs import make_items, mmlu_answers, test_scorers, write_run  # noqa: F401
+from tests.synthetic_runs import make_items, mmlu_answers, write_run
 from tests.unit.test_openllm import _results
 
 FAST = ["--resamples", "1000", "--corpus-resamples", "20"]
@@ -26,7 +26,7 @@ def _opposite(items):
 
 
 @pytest.fixture
-def runs(tmp_path, test_scorers):
+def runs(tmp_path, synthetic_scorers):
     base = make_items(100, 0.0, 0)
     answers = mmlu_answers(200, 0.45, 9)
     paths = {
@@ -98,7 +98,7 @@ def openllm_avg(bbh: float) -> float:
     return (50 + 100 * bbh + 10 + 20 + 35 + 20) / 6
 
 
-def test_different_example_sets_split_tables(tmp_path, test_scorers, capsys):
+def test_different_example_sets_split_tables(tmp_path, synthetic_scorers, capsys):
     a = write_run(tmp_path, "a", model="a", items=make_items(60, 0.2, 1))
     b = write_run(tmp_path, "b", model="b", items=make_items(60, 0.5, 2))
     c = write_run(tmp_path, "c", model="c", items=make_items(40, 0.5, 3))
@@ -111,7 +111,7 @@ def test_different_example_sets_split_tables(tmp_path, test_scorers, capsys):
     assert len(json.loads(out.with_suffix(".json").read_text())["tables"]) == 2
 
 
-def test_different_instruments_split_tables(tmp_path, test_scorers):
+def test_different_instruments_split_tables(tmp_path, synthetic_scorers):
     items = make_items(50, 0.3, 1)
     a = write_run(tmp_path, "a", model="a", items=items)
     b = write_run(tmp_path, "b", model="b", items=make_items(50, 0.3, 2),
@@ -121,7 +121,7 @@ def test_different_instruments_split_tables(tmp_path, test_scorers):
     assert "different instruments: _t_diff.backbone 'test' vs 'other'" in out.read_text()
 
 
-def test_names_on_the_command_line_fold_runs(tmp_path, test_scorers):
+def test_names_on_the_command_line_fold_runs(tmp_path, synthetic_scorers):
     a = write_run(tmp_path, "a", model="x", items=make_items(40, 0.2, 1))
     b = write_run(tmp_path, "b", model="y", items=make_items(40, 0.3, 2))
     out = tmp_path / "lb.md"
@@ -130,7 +130,7 @@ def test_names_on_the_command_line_fold_runs(tmp_path, test_scorers):
     assert [(r["model"], len(r["runs"])) for r in rows] == [("both", 2)]
 
 
-def test_unknown_reference_is_a_clear_error(tmp_path, test_scorers, capsys):
+def test_unknown_reference_is_a_clear_error(tmp_path, synthetic_scorers, capsys):
     a = write_run(tmp_path, "a", model="x", items=make_items(20, 0.2, 1))
     assert main(["leaderboard", str(a), "--reference", "human", "--output", str(tmp_path / "lb.md")]) == 2
     assert "--reference 'human' is not a model of these runs; models: x" in capsys.readouterr().err
