@@ -143,8 +143,8 @@ def read_scores(path: Path) -> tuple[list[str], dict[str, np.ndarray], dict[str,
     """scores.jsonl: one object per example, `id` and numbers (null where undefined).
     A list of numbers (IFEval's per-instruction results) is kept apart in `lists`."""
     ids: list[str] = []
-    columns: dict[str, list[float]] = {}
-    lists: dict[str, list] = {}
+    rows: list[dict] = []
+    lines: list[int] = []
     seen: set[str] = set()
     with open(path, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
@@ -156,30 +156,30 @@ def read_scores(path: Path) -> tuple[list[str], dict[str, np.ndarray], dict[str,
                 raise DataError(f"{path}, line {lineno}: invalid JSON ({exc.msg}); fix or remove the line") from None
             if not isinstance(row, dict) or not isinstance(row.get("id"), str):
                 raise DataError(f"{path}, line {lineno}: expected an object with a string \"id\"")
-            rid = row["id"]
-            if rid in seen:
-                raise DataError(f"{path}, line {lineno}: id {rid!r} appears twice")
-            seen.add(rid)
-            k = len(ids)
-            ids.append(rid)
-            for key, value in row.items():
-                if key == "id":
-                    continue
-                if isinstance(value, list):
-                    if not all(isinstance(v, (int, float)) for v in value):
-                        raise DataError(f"{path}, line {lineno}: field {key!r} must be a number, a list of numbers or null")
-                    lists.setdefault(key, [None] * k).append([float(v) for v in value])
-                    continue
-                if value is not None and not isinstance(value, (int, float)):
-                    raise DataError(f"{path}, line {lineno}: field {key!r} is {type(value).__name__}, expected a number or null")
-                columns.setdefault(key, [math.nan] * k).append(math.nan if value is None else float(value))
-            for col in columns.values():
-                if len(col) < len(ids):
-                    col.append(math.nan)
-            for col in lists.values():
-                if len(col) < len(ids):
-                    col.append(None)
-    return ids, {k: np.asarray(v, dtype=float) for k, v in columns.items()}, lists
+            if row["id"] in seen:
+                raise DataError(f"{path}, line {lineno}: id {row['id']!r} appears twice")
+            seen.add(row["id"])
+            ids.append(row["id"])
+            rows.append(row)
+            lines.append(lineno)
+    values: dict[str, np.ndarray] = {}
+    lists: dict[str, list] = {}
+    for key in dict.fromkeys(k for row in rows for k in row if k != "id"):
+        column = [row.get(key) for row in rows]
+        if all(v is None or type(v) in _NUMBER for v in column):
+            values[key] = np.array(column, dtype=float)  # None -> NaN
+            continue
+        for k, v in enumerate(column):
+            if isinstance(v, list):
+                if not all(type(x) in _NUMBER for x in v):
+                    raise DataError(f"{path}, line {lines[k]}: field {key!r} must be a number, a list of numbers or null")
+            elif v is not None and type(v) not in _NUMBER:
+                raise DataError(f"{path}, line {lines[k]}: field {key!r} is {type(v).__name__}, expected a number or null")
+        lists[key] = [[float(x) for x in v] if isinstance(v, list) else None for v in column]
+    return ids, values, lists
+
+
+_NUMBER = (int, float, bool)
 
 
 def read_generations(path: Path) -> list[Item]:

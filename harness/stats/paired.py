@@ -96,16 +96,22 @@ def bootstrap_mean_intervals(diffs: np.ndarray, *, resamples: int = DEFAULT_RESA
     n, m = d.shape
     defined = ~np.isnan(d)
     d0 = np.where(defined, d, 0.0)
-    valid = defined.astype(np.float64)
+    gaps = ~defined.all(axis=0)  # columns with undefined examples divide by their own count
+    valid = defined[:, gaps].astype(np.float64)
     rng = np.random.default_rng(seed)
     means = np.empty((resamples, m))
+    counts = np.empty((_CHUNK, n))
     done = 0
     while done < resamples:
         k = min(_CHUNK, resamples - done)
-        idx = rng.integers(0, n, size=(k, n)) + (np.arange(k) * n)[:, None]
-        counts = np.bincount(idx.ravel(), minlength=k * n).reshape(k, n).astype(np.float64)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            means[done:done + k] = (counts @ d0) / (counts @ valid)
+        idx = rng.integers(0, n, size=(k, n))
+        for r in range(k):
+            counts[r] = np.bincount(idx[r], minlength=n)
+        chunk = counts[:k] @ d0 / n  # every resample has n examples
+        if gaps.any():
+            with np.errstate(invalid="ignore", divide="ignore"):
+                chunk[:, gaps] = (counts[:k] @ d0[:, gaps]) / (counts[:k] @ valid)
+        means[done:done + k] = chunk
         done += k
     alpha = 1.0 - level
     with np.errstate(invalid="ignore"):
