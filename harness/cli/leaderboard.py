@@ -1,0 +1,81 @@
+"""`empathy-harness leaderboard RUN...`: one row per model, intervals, marks, figures."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "leaderboard", help="markdown / CSV / JSON leaderboard and figures from runs",
+        description="Build a leaderboard from run folders (also scored folders or generations files). Runs of one "
+                    "model (manifest.json model.name, or NAME=RUN) are folded into mean and SD; every cell has its "
+                    "interval and a mark where it differs from the reference row after correction.")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run folder, scored folder or generations file; "
+                                                          "NAME=RUN names its row (runs with one name are seeds of one model)")
+    p.add_argument("--reference", metavar="NAME", help="the row the marks compare against (default: the first run's model)")
+    p.add_argument("--output", default="leaderboard.md", help="markdown file; .csv and .json are written beside it "
+                                                              "(default leaderboard.md)")
+    p.add_argument("--figures", metavar="DIR", help="folder for the PNG figures (default: reports/figures beside the output)")
+    p.add_argument("--no-figures", action="store_true", help="do not draw figures")
+    p.add_argument("--task", help="the ED task whose metrics fill the empathy columns (default: ed_empathy if present)")
+    p.add_argument("--correction", choices=["holm", "bh"], default="holm",
+                   help="over every test of a table: holm (family-wise error, default) or bh (false discovery rate)")
+    p.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples and sign flips (default 10000)")
+    p.add_argument("--corpus-resamples", type=int, default=100,
+                   help="resamples for corpus-level metrics, each recomputing the metric (default 100; 0 = no "
+                        "intervals or tests for them)")
+    p.add_argument("--corpus-budget", type=float, default=120.0,
+                   help="seconds of resampling per corpus metric and row before stopping (default 120; 0 = no limit)")
+    p.add_argument("--seed", type=int, default=0, help="seed of every resampling (default 0)")
+    p.add_argument("--metrics", nargs="+", help="scorers to run on generations files (default: all registered)")
+    p.set_defaults(func=run_leaderboard)
+
+
+def parse_run_argument(arg: str) -> tuple[str | None, str]:
+    """`NAME=PATH` names a row; an argument that exists as a path is always a path."""
+    if "=" in arg and not Path(arg).exists():
+        name, path = arg.split("=", 1)
+        if name:
+            return name, path
+    return None, arg
+
+
+def run_leaderboard(args: argparse.Namespace) -> int:
+    import json
+
+    from harness.errors import HarnessError
+    from harness.leaderboard import render
+    from harness.leaderboard.comparison import Settings, stderr_log
+    from harness.leaderboard.figures import write_figures
+    from harness.leaderboard.runs import load_run
+    from harness.leaderboard.table import build_tables
+
+    if args.resamples < 1:
+        raise HarnessError("--resamples must be at least 1")
+    runs = []
+    for arg in args.runs:
+        name, path = parse_run_argument(arg)
+        run = load_run(path, metrics=args.metrics)
+        if name:
+            run.model = run.label = name
+        runs.append(run)
+    settings = Settings(resamples=args.resamples, corpus_resamples=args.corpus_resamples,
+                        corpus_budget=args.corpus_budget or None, seed=args.seed, correction=args.correction)
+    tables = build_tables(runs, settings, reference=args.reference, task=args.task, log=stderr_log)
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    figures = {}
+    if not args.no_figures:
+        folder = Path(args.figures) if args.figures else output.parent / "reports" / "figures"
+        for k, table in enumerate(tables):
+            figures.update(write_figures(table, folder, prefix="" if k == 0 else f"table{k + 1}_"))
+    text = render.markdown(tables, settings, figures, base=output.parent)
+    output.write_text(text)
+    output.with_suffix(".csv").write_text(render.to_csv(tables))
+    output.with_suffix(".json").write_text(json.dumps(render.to_json(tables, settings), indent=2) + "\n")
+    print(text)
+    print(f"wrote {output}, {output.with_suffix('.csv')}, {output.with_suffix('.json')}"
+          + (f" and {len(figures)} figure(s) in {next(iter(figures.values())).parent}" if figures else ""))
+    return 0

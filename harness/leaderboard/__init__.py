@@ -1,0 +1,1 @@
+"""Runs in; comparisons, markdown / CSV / JSON leaderboards and PNG figures out."""

@@ -1,0 +1,136 @@
+"""`empathy-harness leaderboard` end to end on synthetic run folders."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import replace
+
+import pytest
+
+from harness.cli import main
+from tests.synthetic_runs import make_items, mmlu_answers, write_run
+from tests.unit.test_openllm import _results
+
+FAST = ["--resamples", "1000", "--corpus-resamples", "20"]
+
+
+def _human(items):
+    return [replace(it, response=it.reference) for it in items]
+
+
+def _opposite(items):
+    # another dialogue's reference (a stand-in for the opposite-emotion draw)
+    return [replace(it, response=items[(k + 7) % len(items)].reference) for k, it in enumerate(items)]
+
+
+@pytest.fixture
+def runs(tmp_path, synthetic_scorers):
+    base = make_items(100, 0.0, 0)
+    answers = mmlu_answers(200, 0.45, 9)
+    paths = {
+        "human": write_run(tmp_path, "human", model="human", items=_human(base), reference=True),
+        "opposite": write_run(tmp_path, "opposite", model="opposite-emotion", items=_opposite(base), reference=True),
+        "sft1": write_run(tmp_path, "sft-s1", model="sft", seed=1, items=make_items(100, 0.3, 1),
+                          mmlu=mmlu_answers(200, 0, 1, answers, 0.05), results=_results(bbh=0.3)),
+        "sft2": write_run(tmp_path, "sft-s2", model="sft", seed=2, items=make_items(100, 0.35, 2),
+                          mmlu=mmlu_answers(200, 0, 2, answers, 0.05), results=_results(bbh=0.32)),
+        "base": write_run(tmp_path, "base", model="base", items=make_items(100, 0.1, 4),
+                          mmlu=mmlu_answers(200, 0, 4, answers, 0.05), results=_results(bbh=0.3)),
+        "dpo": write_run(tmp_path, "dpo-s1", model="dpo", seed=1, items=make_items(100, 0.6, 3),
+                         mmlu=mmlu_answers(200, 0, 3, answers, 0.08), results=_results(bbh=0.31)),
+    }
+    return paths
+
+
+def test_leaderboard_end_to_end(runs, tmp_path, capsys):
+    out = tmp_path / "board" / "leaderboard.md"
+    args = ["leaderboard", *[str(p) for p in runs.values()], "--reference", "human", "--output", str(out), *FAST]
+    assert main(args) == 0
+    text = out.read_text()
+    rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ") and "Runs" not in line}
+    # one row per model, seeds folded, reference first
+    assert list(rows)[:5] == ["human (reference)", "opposite-emotion", "sft", "base", "dpo"]
+    assert "| DIFF-EPITOME ↓ |" in text and "| NIDF ↑ |" in text and "| MMLU ↑ |" in text
+    sft = [line for line in text.splitlines() if line.startswith("| sft |")]
+    assert sft[0].split("|")[2].strip() == "2" and " ± " in sft[0]
+    human = [line for line in text.splitlines() if line.startswith("| human (reference) |")]
+    # the ceiling: DIFF-EPITOME exactly 0 with a zero-width interval; no MMLU: blank, not zero
+    assert human[0].split("|")[3].strip() == "0 [0, 0]"
+    assert human[1].split("|")[3].strip() == ""
+    # the floor differs significantly from the reference after correction (1,000 sign
+    # flips: the smallest p is 1/1001, times the number of tests after Holm)
+    opposite = next(line for line in text.splitlines() if line.startswith("| opposite-emotion |"))
+    assert opposite.split("|")[3].strip().startswith("1.683*")
+    # provenance block, methods, figures linked and written
+    assert "## Provenance" in text and "hash abc123def456" in text and "`_t_diff`" in text
+    assert "Holm" in text and "approximate randomization" in text.lower()
+    for name in ("iva_signed.png", "iva_abs.png", "nidf.png", "empathy_vs_mmlu.png", "diff_epitome_by_emotion.png"):
+        assert (out.parent / "reports" / "figures" / name).stat().st_size > 1000
+        assert f"(reports/figures/{name})" in text
+    # CSV and JSON beside
+    table = list(csv.DictReader(open(out.with_suffix(".csv"))))
+    mmlu_human = next(r for r in table if r["model"] == "human" and r["metric"] == "mmlu")
+    assert mmlu_human["value"] == ""
+    data = json.loads(out.with_suffix(".json").read_text())
+    cells = {r["model"]: r["cells"] for r in data["tables"][0]["rows"]}
+    assert cells["sft"]["diff_epitome"]["runs"] == 2 and cells["sft"]["diff_epitome"]["sd"] > 0
+    # the reference has no MMLU: no MMLU test, and the table says so
+    assert cells["dpo"]["mmlu"]["test"] == "" and "human has no MMLU, Open LLM v2" in text
+    assert cells["dpo"]["openllm"]["value"] == pytest.approx(openllm_avg(0.31))
+    assert cells["dpo"]["dist2"]["test"] == "AR (20)" and cells["sft"]["dist2"]["test"] == ""
+    assert math.isfinite(cells["dpo"]["dist2"]["ci"][0])
+    assert data["tables"][0]["reference"] == "human"
+
+
+def test_accuracy_tests_against_a_model_reference(runs, tmp_path):
+    out = tmp_path / "lb.md"
+    assert main(["leaderboard", *[str(p) for p in runs.values()], "--reference", "base", "--output", str(out),
+                 "--no-figures", *FAST]) == 0
+    cells = {r["model"]: r["cells"] for r in json.loads(out.with_suffix(".json").read_text())["tables"][0]["rows"]}
+    assert cells["dpo"]["mmlu"]["test"] == "McNemar" and "exact McNemar" in cells["dpo"]["mmlu"]["method"]
+    assert cells["sft"]["mmlu"]["test"] == "perm"  # several seeds: permutation on seed-averaged correctness
+    assert "mmlu" not in cells["human"]
+
+
+def openllm_avg(bbh: float) -> float:
+    return (50 + 100 * bbh + 10 + 20 + 35 + 20) / 6
+
+
+def test_different_example_sets_split_tables(tmp_path, synthetic_scorers, capsys):
+    a = write_run(tmp_path, "a", model="a", items=make_items(60, 0.2, 1))
+    b = write_run(tmp_path, "b", model="b", items=make_items(60, 0.5, 2))
+    c = write_run(tmp_path, "c", model="c", items=make_items(40, 0.5, 3))
+    out = tmp_path / "lb.md"
+    assert main(["leaderboard", str(a), str(b), str(c), "--output", str(out), "--no-figures", *FAST]) == 0
+    text = out.read_text()
+    assert "Table 2: runs not comparable with table 1 (different ed_empathy example set: 40 examples, 40 shared " \
+           "with table 1's 60)" in text
+    assert "separate table 2" in capsys.readouterr().err
+    assert len(json.loads(out.with_suffix(".json").read_text())["tables"]) == 2
+
+
+def test_different_instruments_split_tables(tmp_path, synthetic_scorers):
+    items = make_items(50, 0.3, 1)
+    a = write_run(tmp_path, "a", model="a", items=items)
+    b = write_run(tmp_path, "b", model="b", items=make_items(50, 0.3, 2),
+                  instruments={"_t_diff": {"backbone": "other", "weights_sha256": "w1"}})
+    out = tmp_path / "lb.md"
+    assert main(["leaderboard", str(a), str(b), "--output", str(out), "--no-figures", *FAST]) == 0
+    assert "different instruments: _t_diff.backbone 'test' vs 'other'" in out.read_text()
+
+
+def test_names_on_the_command_line_fold_runs(tmp_path, synthetic_scorers):
+    a = write_run(tmp_path, "a", model="x", items=make_items(40, 0.2, 1))
+    b = write_run(tmp_path, "b", model="y", items=make_items(40, 0.3, 2))
+    out = tmp_path / "lb.md"
+    assert main(["leaderboard", f"both={a}", f"both={b}", "--output", str(out), "--no-figures", *FAST]) == 0
+    rows = json.loads(out.with_suffix(".json").read_text())["tables"][0]["rows"]
+    assert [(r["model"], len(r["runs"])) for r in rows] == [("both", 2)]
+
+
+def test_unknown_reference_is_a_clear_error(tmp_path, synthetic_scorers, capsys):
+    a = write_run(tmp_path, "a", model="x", items=make_items(20, 0.2, 1))
+    assert main(["leaderboard", str(a), "--reference", "human", "--output", str(tmp_path / "lb.md")]) == 2
+    assert "--reference 'human' is not a model of these runs; models: x" in capsys.readouterr().err
