@@ -15,13 +15,14 @@ import math
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from harness import __version__, resources
 from harness.errors import HarnessError
-from harness.generations import read_generations, write_jsonl
+from harness.generations import Generations, read_generations, write_jsonl
 from harness.metrics import base, tokenize
 from harness.metrics.base import Item, ScoreResult
 
@@ -49,6 +50,23 @@ def resolve_metrics(requested: Iterable[str] | None) -> list[str]:
     if not chosen:
         raise HarnessError("--metrics named no metric")
     return chosen
+
+
+@contextmanager
+def lexical_options(
+    tokenizer: str = "punkt", iva_aggregate: str = "max", nidf_documents: str = "utterances",
+    ed_source: str | os.PathLike | None = None,
+) -> Iterator[None]:
+    """Run the lexical scorers with these variants inside the block; the defaults are
+    METRICS.md's. The previous settings come back afterwards."""
+    iva, nidf = base.get_scorer("iva"), base.get_scorer("nidf")
+    saved = (iva.aggregate, nidf.document_set, nidf.source)
+    iva.aggregate, nidf.document_set, nidf.source = iva_aggregate, nidf_documents, ed_source
+    try:
+        with tokenize.using(tokenizer):
+            yield
+    finally:
+        iva.aggregate, nidf.document_set, nidf.source = saved
 
 
 def score_items(items: Sequence[Item], metrics: Sequence[str]) -> ScoreResult:
@@ -98,9 +116,11 @@ def write_scored_folder(folder: str | os.PathLike, result: ScoreResult, provenan
 
 
 def score_file(path: str | os.PathLike, output_dir: str | os.PathLike, metrics: Sequence[str],
-               skip_invalid: bool = False) -> tuple[Path, ScoreResult, int]:
-    """Score one generations (or lm-eval samples) file into `output_dir/<stem>/`."""
-    generations = read_generations(path, skip_invalid=skip_invalid)
+               skip_invalid: bool = False, generations: Generations | None = None) -> tuple[Path, ScoreResult, int]:
+    """Score one generations (or lm-eval samples) file into `output_dir/<stem>/`
+    (`generations`: the file as already read)."""
+    if generations is None:
+        generations = read_generations(path, skip_invalid=skip_invalid)
     result = score_items(generations.items, metrics)
     folder = Path(output_dir) / Path(path).stem
     write_scored_folder(folder, result, provenance(result, metrics, path, generations.skipped))

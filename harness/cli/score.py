@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from harness import scoring
     from harness.errors import HarnessError
-    from harness.metrics import base, tokenize
+    from harness.generations import read_generations
 
     metrics = scoring.resolve_metrics(args.metrics)
     stems: dict[str, str] = {}
@@ -58,19 +58,16 @@ def run(args: argparse.Namespace) -> int:
         if not Path(name).is_file():
             raise HarnessError(f"{name}: no such file")
 
-    tokenize.set_variant(args.tokenizer)
-    if "iva" in metrics:
-        base.get_scorer("iva").aggregate = args.iva_aggregate
-    if "nidf" in metrics:
-        nidf = base.get_scorer("nidf")
-        nidf.document_set = args.nidf_documents
-        nidf.source = args.ed_source
-
+    # read every input first: a bad line stops the command before any scoring
+    inputs = {name: read_generations(name, skip_invalid=args.skip_invalid) for name in args.files}
     results = {}
-    for name in args.files:
-        folder, result, skipped = scoring.score_file(name, args.output, metrics, skip_invalid=args.skip_invalid)
-        results[Path(name).stem] = result
-        note = f" ({skipped} invalid line{'s' if skipped != 1 else ''} skipped)" if skipped else ""
-        print(f"scored {name}: {result.summary['n']} examples{note} -> {folder}", file=sys.stderr)
+    options = dict(tokenizer=args.tokenizer, iva_aggregate=args.iva_aggregate,
+                   nidf_documents=args.nidf_documents, ed_source=args.ed_source)
+    with scoring.lexical_options(**options):
+        for name, generations in inputs.items():
+            folder, result, skipped = scoring.score_file(name, args.output, metrics, generations=generations)
+            results[Path(name).stem] = result
+            note = f" ({skipped} invalid line{'s' if skipped != 1 else ''} skipped)" if skipped else ""
+            print(f"scored {name}: {result.summary['n']} examples{note} -> {folder}", file=sys.stderr)
     print(scoring.format_table(results))
     return 0

@@ -227,9 +227,10 @@ class _Spanifier:
         fresh_from = len(words)
         affected = sorted(self.stats[gram].occ)
         new_tokens: dict[int, list[int]] = {}
+        ids, intern = self.ids, self._id
         for r in affected:
-            text = " ".join(words[i] for i in self.toks[r]).replace(span_text, name)
-            new_tokens[r] = [self._id(w) for w in self.retokenize(text)]
+            text = " ".join([words[i] for i in self.toks[r]]).replace(span_text, name)
+            new_tokens[r] = [ids[w] if w in ids else intern(w) for w in self.retokenize(text)]
 
         old_regions, new_regions = {}, {}
         for r in affected:
