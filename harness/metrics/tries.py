@@ -54,8 +54,19 @@ class Spanified:
 
 
 def spanify(responses: Sequence[Sequence[str]], retokenize: Callable[[str], Sequence[str]]) -> Spanified:
-    """Lee's spanify of tokenized `responses`; `retokenize` splits a replaced text again."""
-    return _Spanifier(responses, retokenize).run()
+    """Lee's spanify of tokenized `responses`; `retokenize` splits a replaced text again.
+
+    Identical responses stay identical through every replacement, so each distinct one is
+    processed once with its multiplicity; it stands at its first index, which is all the
+    tie-break on first occurrence needs."""
+    distinct: dict[tuple[str, ...], int] = {}
+    groups = [distinct.setdefault(tuple(response), len(distinct)) for response in responses]
+    multiplicity = [0] * len(distinct)
+    for group in groups:
+        multiplicity[group] += 1
+    spanified = _Spanifier(list(distinct), multiplicity, retokenize).run()
+    spanified.templates = [spanified.templates[group] for group in groups]
+    return spanified
 
 
 @dataclass
@@ -129,9 +140,9 @@ class _Gram:
         if not self.dirty and r < self.min_r:
             self.min_r = r
 
-    def remove(self, r: int) -> None:
-        self.count -= 1
-        left = self.occ[r] - 1
+    def remove(self, r: int, k: int = 1) -> None:
+        self.count -= k
+        left = self.occ[r] - k
         if left:
             self.occ[r] = left
         else:
@@ -143,8 +154,11 @@ class _Gram:
 class _Spanifier:
     """Incremental spanify; `stats` holds every bigram and every longer n-gram seen twice."""
 
-    def __init__(self, responses: Sequence[Sequence[str]], retokenize: Callable[[str], Sequence[str]]) -> None:
+    def __init__(
+        self, responses: Sequence[Sequence[str]], multiplicity: list[int], retokenize: Callable[[str], Sequence[str]]
+    ) -> None:
         self.retokenize = retokenize
+        self.mult = multiplicity  # identical responses counted once, weighted
         self.ids: dict[str, int] = {}
         self.words: list[str] = []
         self.toks: list[list[int]] = [[self._id(w) for w in response] for response in responses]
@@ -251,7 +265,7 @@ class _Spanifier:
         stats = self.stats
         for g, r in removals:
             entry = stats.get(g) or ledger[g]
-            entry.remove(r)
+            entry.remove(r, self.mult[r])
             touched.add(g)
             if entry.count < (1 if len(g) == 2 else 2) and g in stats:
                 # a longer n-gram below 2 is no longer stored; the ledger keeps what is left
@@ -281,7 +295,7 @@ class _Spanifier:
         self, regions: dict[int, tuple[int, int]], fresh_from: int, ledger: dict[Gram, _Gram], touched: set[Gram]
     ) -> None:
         """Count the windows of `regions` (new text) into `stats`, level by level."""
-        stats, toks = self.stats, self.toks
+        stats, toks, mult = self.stats, self.toks, self.mult
         for r, (lo, hi) in regions.items():
             tokens = toks[r]
             for i in range(max(0, lo - 1), min(hi, len(tokens) - 1)):
@@ -289,7 +303,7 @@ class _Spanifier:
                 entry = stats.get(gram)
                 if entry is None:
                     entry = stats[gram] = _Gram()
-                entry.add(r)
+                entry.add(r, mult[r])
                 touched.add(gram)
 
         def repeated(gram: Gram) -> bool:
@@ -325,13 +339,13 @@ class _Spanifier:
                             continue
                         entry = _Gram()
                     for r in rs:
-                        entry.add(r)
+                        entry.add(r, mult[r])
                     if entry.count >= 2:
                         stats[gram] = entry
                         touched.add(gram)
                     continue
                 for r in rs:
-                    entry.add(r)
+                    entry.add(r, mult[r])
                 touched.add(gram)
             active = {r: active[r] for r, grams in per_response.items() if any(g in stats for g in grams)}
             n += 1
@@ -344,7 +358,7 @@ class _Spanifier:
         for r in sorted(rarest.occ):
             k = _count(self.toks[r], gram)
             if k:
-                entry.add(r, k)
+                entry.add(r, k * self.mult[r])
         return entry
 
 

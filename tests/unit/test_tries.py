@@ -159,6 +159,8 @@ def test_incremental_equals_brute_force(seed):
             " ".join(rng.choice(vocab[: rng.randint(2, len(vocab))]) for _ in range(rng.randint(0, 12)))
             for _ in range(rng.randint(1, 9))
         ]
+        texts += rng.sample(texts, rng.randint(0, len(texts)))  # duplicates are processed once, weighted
+        rng.shuffle(texts)
         for retokenize in (str.split, tokenize.uncached):
             raw = [list(retokenize(t)) for t in texts]
             expected_templates, expected_spans = brute_force_spanify(raw, retokenize)
