@@ -95,9 +95,14 @@ def _load_scorer_modules() -> None:
 
 
 def available() -> list[str]:
-    """Names of the registered scorers, in registration order."""
+    """Names of the registered scorers, in SCORER_MODULES order (whatever imported them first),
+    then any registered elsewhere, in registration order."""
+    from harness.metrics import SCORER_MODULES
+
     _load_scorer_modules()
-    return list(_REGISTRY)
+    rank = {module: i for i, module in enumerate(SCORER_MODULES)}
+    names = list(_REGISTRY)
+    return sorted(names, key=lambda name: (rank.get(getattr(_REGISTRY[name], "__module__", ""), len(rank)), names.index(name)))
 
 
 def get_scorer(name: str) -> Scorer:
