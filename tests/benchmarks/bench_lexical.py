@@ -108,7 +108,7 @@ def main(quick: bool = False) -> None:
         for label, metrics, batch, kind in runs:
             result, seconds, cpu = _run(metrics, batch)
             chars = sum(len(it.response) for it in batch) / len(batch)
-            times[(label, kind, n)] = seconds
+            times[(label, kind, n)] = (seconds, cpu)
             rows.append({
                 "metric": label, "responses": n, "kind": kind, "mean chars": round(chars),
                 "seconds": round(seconds, 2), "cpu s": round(cpu, 2), "max RSS MiB": round(max_rss_mib()),
@@ -123,8 +123,8 @@ def main(quick: bool = False) -> None:
     ]
     if not quick:
         for label, kind in [(m, "short") for m in singles] + [("all but tries", "short"), ("tries", "long")]:
-            t1, t10 = times[(label, kind, 1000)], times[(label, kind, 10000)]
-            notes.append(f"growth 1,000 -> 10,000 ({label}, {kind}): x{t10 / t1:.1f} time")
+            (w1, c1), (w10, c10) = times[(label, kind, 1000)], times[(label, kind, 10000)]
+            notes.append(f"growth 1,000 -> 10,000 ({label}, {kind}): x{w10 / w1:.1f} wall, x{c10 / c1:.1f} cpu")
     write_report(
         "lexical", ["metric", "responses", "kind", "mean chars", "seconds", "cpu s", "max RSS MiB"], rows, notes
     )
