@@ -17,6 +17,7 @@ from typing import Iterable
 import numpy as np
 
 from harness.errors import DataError, HarnessError
+from harness.generations import read_generations
 from harness.metrics.base import Item
 
 MANIFEST, RESULTS, SCORES, SUMMARY, PROVENANCE, GENERATIONS = (
@@ -44,7 +45,7 @@ class TaskData:
     def items(self) -> list[Item] | None:
         """The responses in `ids` order (for corpus metrics), or None without generations."""
         if self._items is None and self.generations is not None:
-            by_id = {it.id: it for it in read_generations(self.generations)}
+            by_id = {it.id: it for it in read_generations(self.generations).items}
             missing = [i for i in self.ids if i not in by_id]
             if missing:
                 raise DataError(f"{self.generations}: no generation for {len(missing)} scored example(s), "
@@ -182,43 +183,10 @@ def read_scores(path: Path) -> tuple[list[str], dict[str, np.ndarray], dict[str,
 _NUMBER = (int, float, bool)
 
 
-def read_generations(path: Path) -> list[Item]:
-    """A generations file (JSON lines: id, context, response, reference, emotion).
-
-    Minimal reader for compare/leaderboard; harness/generations.py (issue 3) owns the
-    format, and this should call it once that lands."""
-    items: list[Item] = []
-    seen: set[str] = set()
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}, line {lineno}: invalid JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise DataError(f"{path}, line {lineno}: expected a JSON object")
-            for key in ("id", "response", "reference"):
-                if not isinstance(row.get(key), str):
-                    raise DataError(f"{path}, line {lineno}: field {key!r} missing or not a string")
-            context = row.get("context")
-            if not isinstance(context, list) or not all(isinstance(t, str) for t in context):
-                raise DataError(f"{path}, line {lineno}: field 'context' must be a list of strings")
-            emotion = row.get("emotion")
-            if emotion is not None and not isinstance(emotion, str):
-                raise DataError(f"{path}, line {lineno}: field 'emotion' must be a string")
-            if row["id"] in seen:
-                raise DataError(f"{path}, line {lineno}: id {row['id']!r} appears twice")
-            seen.add(row["id"])
-            items.append(Item(row["id"], tuple(context), row["response"], row["reference"], emotion))
-    return items
-
-
 def _load_generations_file(p: Path, metrics: Iterable[str] | None) -> Run:
     from harness.metrics import base
 
-    items = read_generations(p)
+    items = read_generations(p).items
     if not items:
         raise DataError(f"{p}: no generations")
     result = base.score(items, metrics)

@@ -6,6 +6,13 @@ loads them all, and each keeps its heavy imports (torch, models) inside its func
 
 from harness.metrics.base import EXAMPLE, CORPUS, Item, Output, Scorer, Scores, ScoreResult, register, score
 
-SCORER_MODULES: tuple[str, ...] = ()
+SCORER_MODULES: tuple[str, ...] = (
+    "harness.metrics.nidf",
+    "harness.metrics.iva",
+    "harness.metrics.tries",
+    "harness.metrics.distinct",
+    "harness.metrics.overlap",
+    "harness.metrics.length",
+)
 
 __all__ = ["EXAMPLE", "CORPUS", "Item", "Output", "Scorer", "Scores", "ScoreResult", "register", "score"]

@@ -2,8 +2,9 @@
 
 A *scorer* computes one family of numbers (the trie statistics, the IVA distances, the
 three DIFF-EPITOME parts...). It declares every *output* it produces: its summary key,
-whether higher is better, and whether it is per-example (one value per item, averaged
-for the summary, usable by paired tests) or corpus-level (one number for the system).
+whether higher is better (None for descriptive numbers such as a length), and whether
+it is per-example (one value per item, averaged for the summary, usable by paired
+tests) or corpus-level (one number for the system).
 Scorers register by name; `score()` runs a selection of them over one system's items.
 
 Scorers are pure: the same items give the same bits. Model-based scorers load their
@@ -40,7 +41,7 @@ class Item:
 @dataclass(frozen=True)
 class Output:
     name: str
-    higher_is_better: bool
+    higher_is_better: bool | None  # None: a descriptive number with no better direction (a length, an SD)
     level: str  # EXAMPLE or CORPUS
     description: str = ""
 
@@ -94,9 +95,14 @@ def _load_scorer_modules() -> None:
 
 
 def available() -> list[str]:
-    """Names of the registered scorers, in registration order."""
+    """Names of the registered scorers, in SCORER_MODULES order (whatever imported them first),
+    then any registered elsewhere, in registration order."""
+    from harness.metrics import SCORER_MODULES
+
     _load_scorer_modules()
-    return list(_REGISTRY)
+    rank = {module: i for i, module in enumerate(SCORER_MODULES)}
+    names = list(_REGISTRY)
+    return sorted(names, key=lambda name: (rank.get(getattr(_REGISTRY[name], "__module__", ""), len(rank)), names.index(name)))
 
 
 def get_scorer(name: str) -> Scorer:

@@ -8,7 +8,8 @@ import math
 import pytest
 
 from harness.errors import DataError, HarnessError
-from harness.leaderboard.runs import load_run, read_generations, read_scores
+from harness.generations import read_generations
+from harness.leaderboard.runs import load_run, read_scores
 
 
 def test_scores_with_nulls_lists_and_missing_keys(tmp_path):
@@ -36,9 +37,9 @@ def test_bad_scores_lines(tmp_path, line, message):
 
 
 @pytest.mark.parametrize("row, message", [
-    ({"id": "a", "context": ["hi"], "reference": "r"}, "field 'response' missing or not a string"),
-    ({"id": "a", "context": "hi", "response": "x", "reference": "r"}, "'context' must be a list of strings"),
-    ({"id": "a", "context": ["hi"], "response": "x", "reference": "r", "emotion": 3}, "'emotion' must be a string"),
+    ({"id": "a", "context": ["hi"], "reference": "r"}, "missing field\\(s\\) response"),
+    ({"id": "a", "context": "hi", "response": "x", "reference": "r"}, "context must be a list of strings"),
+    ({"id": "a", "context": ["hi"], "response": "x", "reference": "r", "emotion": 3}, "emotion must be a string"),
 ])
 def test_bad_generations(tmp_path, row, message):
     path = tmp_path / "g.jsonl"
@@ -50,7 +51,7 @@ def test_bad_generations(tmp_path, row, message):
 def test_empty_and_whitespace_responses_are_valid(tmp_path):
     path = tmp_path / "g.jsonl"
     path.write_text(json.dumps({"id": "a", "context": ["hi"], "response": " ", "reference": "r"}) + "\n")
-    assert read_generations(path)[0].response == " "
+    assert read_generations(path).items[0].response == " "
 
 
 def test_scores_without_their_generations_are_named(tmp_path):
