@@ -25,3 +25,16 @@ def mirror_dir() -> Path | None:
 def offline() -> bool:
     """True when downloads must not be tried (our variable, or the Hugging Face one)."""
     return any(os.environ.get(name, "") not in ("", "0") for name in (OFFLINE_ENV, "HF_HUB_OFFLINE"))
+
+
+METRICS_ENV = "EMPATHY_HARNESS_METRICS"
+
+
+def metric_selection() -> list[str] | None:
+    """The scorers the ED tasks compute, from EMPATHY_HARNESS_METRICS (comma-separated,
+    or "none" for generation only); None (all registered scorers) when it is unset."""
+    value = os.environ.get(METRICS_ENV, "")
+    if value.strip().lower() == "none":
+        return []
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    return names or None

@@ -62,6 +62,9 @@ class Scorer:
     name: str = ""
     outputs: tuple[Output, ...] = ()
     inputs: tuple[str, ...] = ("response",)
+    # True for scorers that run a model (EPITOME, BERTScore): lm-eval tasks then score
+    # them once per corpus, in batches, never one document at a time.
+    model_based: bool = False
 
     def compute(self, items: Sequence[Item]) -> Scores:  # pragma: no cover - abstract
         raise NotImplementedError
