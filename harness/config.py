@@ -38,3 +38,12 @@ def metric_selection() -> list[str] | None:
         return []
     names = [name.strip() for name in value.split(",") if name.strip()]
     return names or None
+
+
+SCORER_MODULES_ENV = "EMPATHY_HARNESS_SCORER_MODULES"
+
+
+def extra_scorer_modules() -> list[str]:
+    """Importable modules registering your own scorers, from EMPATHY_HARNESS_SCORER_MODULES
+    (comma-separated): they join the suite in every command and in stock `lm_eval` runs."""
+    return [m.strip() for m in os.environ.get(SCORER_MODULES_ENV, "").split(",") if m.strip()]

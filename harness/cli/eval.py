@@ -59,6 +59,8 @@ def quiet_logs(verbose: bool) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     for name in ("lm_eval", "harness"):
         logging.getLogger(name).setLevel(level)
+    # lm-eval warns, once per task, that tasks with a custom dataset take --metadata; ours need none.
+    logging.getLogger("lm_eval.api.task").addFilter(lambda record: "Custom kwargs can be passed" not in record.getMessage())
 
 
 def parse_limits(values: list[str]) -> tuple[int | None, dict[str, int]]:
