@@ -80,6 +80,8 @@ def run(request: EvalRequest) -> Path:
     """Evaluate, write the run folder, return its path."""
     if request.backend not in BACKENDS:
         raise HarnessError(f"unknown --model {request.backend!r}; use one of {', '.join(BACKENDS)}")
+    if request.backend == "vllm":
+        require_vllm()
     started = _now()
     name = display_name(request)
     output = Path(request.output or Path("reports") / "runs" / slug(name))
@@ -120,15 +122,20 @@ def run(request: EvalRequest) -> Path:
     return output
 
 
-def build_lm(backend: str, model_args: dict, request: EvalRequest):
-    """An lm-eval LM: the registry's `hf` / `vllm`, or a reference system."""
-    if backend in REFERENCES:
-        return ReferenceLM(backend)
-    if backend == "vllm" and importlib.util.find_spec("vllm") is None:
+def require_vllm() -> None:
+    if importlib.util.find_spec("vllm") is None:
         raise HarnessError(
             "--model vllm needs the vllm package, which is not installed: on a GPU machine run "
             "pip install 'empathy-harness[vllm]', or use --model hf"
         )
+
+
+def build_lm(backend: str, model_args: dict, request: EvalRequest):
+    """An lm-eval LM: the registry's `hf` / `vllm`, or a reference system."""
+    if backend in REFERENCES:
+        return ReferenceLM(backend)
+    if backend == "vllm":
+        require_vllm()
     from lm_eval.api.registry import get_model
 
     extra = {"batch_size": request.batch_size, "device": request.device or _device()}

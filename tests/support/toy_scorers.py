@@ -1,7 +1,9 @@
 """Small scorers for testing the lm-eval wiring without the real suite's data or models.
 
-Importing this module registers them. `CALLS` counts `compute` calls per scorer, so tests
-can check that the corpus-level ones run once per corpus.
+Importing this module registers them (so EMPATHY_HARNESS_SCORER_MODULES can name it for a
+stock `lm_eval` subprocess); in-process tests use the `toys` fixture instead, which puts
+them in a temporary registry. `CALLS` counts `compute` calls per scorer, so tests can
+check that the corpus-level ones run once per corpus.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ CALLS: Counter = Counter()
 NAMES = ("toy_words", "toy_distinct", "toy_overlap")
 
 
-@register("toy_words")
 class Words(Scorer):
     """Per-example: words in the response; undefined (None) for an empty response."""
 
@@ -26,7 +27,6 @@ class Words(Scorer):
         return Scores({"toy_words": [float(len(it.response.split())) if it.response else None for it in items]})
 
 
-@register("toy_distinct")
 class Distinct(Scorer):
     """Corpus-level: distinct responses / responses; per example: 1 if the response is unique."""
 
@@ -40,7 +40,6 @@ class Distinct(Scorer):
         return Scores({"toy_unique": unique}, {"toy_distinct": len(counts) / len(items) if items else 0.0})
 
 
-@register("toy_overlap")
 class Overlap(Scorer):
     """A stand-in for a model-based scorer: words shared with the reference."""
 
@@ -55,3 +54,8 @@ class Overlap(Scorer):
 
     def instrument(self):
         return {"model": "none (test scorer)"}
+
+
+SCORERS = {"toy_words": Words, "toy_distinct": Distinct, "toy_overlap": Overlap}
+for _name, _cls in SCORERS.items():
+    register(_name)(_cls)
