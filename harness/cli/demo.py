@@ -39,9 +39,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from harness.cli.eval import cpu_threads_yield, quiet_logs
+
+    cpu_threads_yield()
     from lm_eval.utils import simple_parse_args_string
 
-    from harness.cli.eval import quiet_logs
     from harness.lmeval import suite
     from harness.runs.evaluate import EvalRequest, run as evaluate
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from harness.errors import HarnessError
@@ -46,11 +47,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    cpu_threads_yield()
     from harness.runs.evaluate import request_from_cli, run as evaluate
 
     quiet_logs(args.verbose)
     evaluate(request_from_cli(args, sys.argv))
     return 0
+
+
+def cpu_threads_yield() -> None:
+    """OpenMP threads that spin while waiting make CPU generation many times slower when
+    the cores are shared (tests/benchmarks/bench_eval.py); let them sleep instead, unless
+    OMP_WAIT_POLICY is set. OpenMP reads it once, when torch loads, so this runs first."""
+    if "torch" not in sys.modules:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def quiet_logs(verbose: bool) -> None:

@@ -14,6 +14,7 @@ Needs the ED data (EMPATHY_HARNESS_MIRROR). Target: >= 80 new tokens/s on 2 core
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -36,26 +37,40 @@ def ed_requests(lm, n: int):
     return task.instances
 
 
-def generation_rows(prompts: int, batch_sizes: list[int]) -> list[dict]:
+def generation_row(prompts: int, batch_size: int) -> dict:
+    """One measurement, in this process (the OpenMP settings are this process's)."""
     import torch
     from lm_eval.api.registry import get_model
 
     from harness.embedded import resolve_model
 
+    lm = get_model("hf").create_from_arg_obj({"pretrained": resolve_model("smollm2-135m-instruct")},
+                                             {"batch_size": batch_size, "device": "cpu"})
+    requests = ed_requests(lm, prompts)
+    start = time.perf_counter()
+    responses = lm.generate_until(requests, disable_tqdm=True)
+    seconds = time.perf_counter() - start
+    tokens = sum(len(lm.tok_encode(r, add_special_tokens=False)) for r in responses)
+    return {
+        "measure": "generation", "batch size": batch_size, "prompts": prompts, "new tokens": tokens,
+        "seconds": round(seconds, 2), "new tokens/s": round(tokens / seconds, 1),
+        "threads": torch.get_num_threads(), "omp wait": os.environ.get("OMP_WAIT_POLICY", "default"),
+        "load": round(os.getloadavg()[0], 2),
+    }
+
+
+def generation_rows(prompts: int, configs: list[tuple[int, str]]) -> list[dict]:
+    """Each (batch size, OMP_WAIT_POLICY) in a fresh process, since OpenMP reads the policy at start."""
     rows = []
-    path = resolve_model("smollm2-135m-instruct")
-    for batch_size in batch_sizes:
-        lm = get_model("hf").create_from_arg_obj({"pretrained": path}, {"batch_size": batch_size, "device": "cpu"})
-        requests = ed_requests(lm, prompts)
-        start = time.perf_counter()
-        responses = lm.generate_until(requests, disable_tqdm=True)
-        seconds = time.perf_counter() - start
-        tokens = sum(len(lm.tok_encode(r, add_special_tokens=False)) for r in responses)
-        rows.append({
-            "measure": "generation", "batch size": batch_size, "prompts": prompts, "new tokens": tokens,
-            "seconds": round(seconds, 2), "new tokens/s": round(tokens / seconds, 1),
-            "torch threads": torch.get_num_threads(), "load": round(os.getloadavg()[0], 2),
-        })
+    for batch_size, policy in configs:
+        env = {**os.environ, "OMP_WAIT_POLICY": policy}
+        if policy == "default":
+            env.pop("OMP_WAIT_POLICY")
+        proc = subprocess.run([sys.executable, "-m", "tests.benchmarks.bench_eval", "--worker", str(prompts),
+                               str(batch_size)], cwd=REPO, env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise SystemExit(f"generation worker failed:\n{proc.stderr[-3000:]}")
+        rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
         print(rows[-1], flush=True)
     return rows
 
@@ -89,23 +104,32 @@ def startup_rows() -> list[dict]:
 
 
 def main(quick: bool = False) -> None:
-    prompts, batch_sizes = (16, [8, 16]) if quick else (64, [1, 4, 8, 16, 32])
-    rows = generation_rows(prompts, batch_sizes) + startup_rows()
+    if quick:
+        prompts, configs = 16, [(8, "PASSIVE"), (16, "PASSIVE")]
+    else:
+        prompts = 64
+        configs = [(b, "PASSIVE") for b in (1, 4, 8, 16, 32)] + [(16, "default")]
+    rows = generation_rows(prompts, configs) + startup_rows()
     best = max((r for r in rows if r["measure"] == "generation"), key=lambda r: r["new tokens/s"])
     write_report(
         "eval",
-        ["measure", "batch size", "prompts", "new tokens", "seconds", "new tokens/s", "command", "load"],
+        ["measure", "batch size", "omp wait", "prompts", "new tokens", "seconds", "new tokens/s", "command", "load"],
         rows,
         notes=[
-            f"generation: SmolLM2-135M-Instruct (float32, CPU, {best['torch threads']} torch threads), the first "
+            f"generation: SmolLM2-135M-Instruct (float32, CPU, {best['threads']} torch threads), the first "
             f"{prompts} ed_empathy prompts with the chat template, greedy, up to 200 new tokens; best batch size "
             f"{best['batch size']} at {best['new tokens/s']} new tokens/s (target >= 80)",
             "start-up: one document, one new token, tiny-llama, no metrics; the stock command indexes every "
             "built-in lm-eval task, ours only the harness's task folder",
+            "omp wait: OMP_WAIT_POLICY of the worker (the eval command sets PASSIVE unless you set it: spinning "
+            "OpenMP threads are many times slower when the cores are shared)",
             "load is the 1-minute load average when the row was measured (the machine is shared)",
         ],
     )
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv)
+    if sys.argv[1:2] == ["--worker"]:
+        print(json.dumps(generation_row(int(sys.argv[2]), int(sys.argv[3]))))
+    else:
+        main(quick="--quick" in sys.argv)
