@@ -28,8 +28,8 @@ ED_TASK, MMLU_TASK, GROUP = "ed_empathy", "mmlu_offline", "empo_offline"
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("demo", help="run the main job end to end on the embedded default model")
     parser.add_argument("--limit", type=int, default=200, help="ED test dialogues (default 200)")
-    parser.add_argument("--mmlu-limit", type=int, default=2,
-                        help="MMLU questions per subject, 5-shot, 57 subjects (default 2; 0 skips MMLU)")
+    parser.add_argument("--mmlu-limit", type=int, default=1,
+                        help="MMLU questions per subject, 5-shot, 57 subjects (default 1; 0 skips MMLU)")
     parser.add_argument("--output", default="reports/demo", help="where the run folders and report.md go")
     parser.add_argument("--model-args", default=f"pretrained={DEFAULT_MODEL}",
                         help="another model instead of the embedded default (lm-eval hf model arguments)")

@@ -46,7 +46,7 @@ class EvalRequest:
     task_limits: dict[str, int] = field(default_factory=dict)  # requested name -> first N docs of each of its tasks
     output: Path | None = None
     seed: int | None = None
-    batch_size: int | str = DEFAULT_BATCH_SIZE
+    batch_size: int | str | None = None  # hf: DEFAULT_BATCH_SIZE; vllm: lm-eval's "auto" (vLLM schedules itself)
     device: str | None = None
     chat_template: str = "auto"  # auto: when the tokenizer has one; yes; no
     system_instruction: str | None = None
@@ -100,7 +100,7 @@ def run(request: EvalRequest) -> Path:
         identity = model_identity(request.backend, model_args, lm) if request.backend not in REFERENCES else None
         cache = None
         if identity is not None and request.use_cache:
-            cache = cache_path(name, identity) / "responses"
+            cache = cache_path(identity) / "responses"
             _say(f"response cache: {cache}_rank0.db (this model identity's own)")
         seeds = _seeds(request.seed)
         results = _simple_evaluate(request, lm, model_args, tasks, manager, apply_template, cache, seeds)
@@ -138,7 +138,10 @@ def build_lm(backend: str, model_args: dict, request: EvalRequest):
         require_vllm()
     from lm_eval.api.registry import get_model
 
-    extra = {"batch_size": request.batch_size, "device": request.device or _device()}
+    if backend == "vllm":
+        extra = {"batch_size": request.batch_size or "auto", **({"device": request.device} if request.device else {})}
+    else:
+        extra = {"batch_size": request.batch_size or DEFAULT_BATCH_SIZE, "device": request.device or _device()}
     return get_model(backend).create_from_arg_obj(dict(model_args), extra)
 
 
@@ -271,7 +274,7 @@ def _manifest(request, name, model_args, lm, identity, cache, tasks, replaced, r
                           "sha256": hashlib.sha256(template_text.encode()).hexdigest() if template_text else None},
         "generation_kwargs": {t: c.get("generation_kwargs") for t, c in configs.items() if c.get("generation_kwargs")},
         "gen_kwargs_override": request.gen_kwargs,
-        "batch_size": request.batch_size,
+        "batch_size": request.batch_size or (DEFAULT_BATCH_SIZE if request.backend == "hf" else None),
         "units": units,
         "instruments": instruments,
         "versions": versions(),
@@ -324,7 +327,8 @@ def request_from_cli(args, argv: list[str] | None = None) -> EvalRequest:
             raise HarnessError(f"--model {backend} is a reference system and takes no --model-args")
         request = EvalRequest(backend=backend, model_args=model_args)
     limit, task_limits = parse_limits(args.limit)
-    batch_size = args.batch_size if args.batch_size == "auto" else _positive_int(args.batch_size, "--batch-size")
+    batch_size = None if args.batch_size is None else args.batch_size if args.batch_size == "auto" else \
+        _positive_int(args.batch_size, "--batch-size")
     request.name = args.name or request.name
     request.tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     if not request.tasks:

@@ -52,9 +52,11 @@ def identity_hash(identity: dict) -> str:
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
-def cache_path(name: str, identity: dict) -> Path:
-    """The folder of this identity's response cache (lm-eval's sqlite file goes inside)."""
-    folder = cache_dir() / "lm-cache" / f"{slug(name)}-{identity_hash(identity)[:16]}"
+def cache_path(identity: dict) -> Path:
+    """The folder of this identity's response cache (lm-eval's sqlite file goes inside),
+    named by the model folder or id (for people) and the identity hash (the key)."""
+    label = Path(str(identity.get("pretrained", identity.get("backend", "model")))).name
+    folder = cache_dir() / "lm-cache" / f"{slug(label)}-{identity_hash(identity)[:16]}"
     folder.mkdir(parents=True, exist_ok=True)
     record = folder / "identity.json"
     if not record.exists():
