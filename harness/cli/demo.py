@@ -91,8 +91,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def prepare_instruments(scorers) -> None:
-    """Hook: get the model-based instruments ready before generating (issue 4 trains the
-    EPITOME instrument here on first use, with a progress bar, and says so)."""
+    """Hook: get the model-based instruments ready before generating. Issue 4 wires the
+    EPITOME instrument here: when "epitome" is among `scorers`, let it train on first use
+    (with its progress bar) and say so, e.g. `harness.metrics.diff_epitome.configure(
+    train_if_missing=True)` plus a printed line naming the backbone and the time it takes."""
 
 
 def build_report(runs: list[Path]) -> str:
