@@ -32,6 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, help="one seed for python, numpy, torch and few-shot sampling "
                         "(default: lm-eval's 0/1234/1234/1234)")
     parser.add_argument("--batch-size", help="batch size, or auto (default: 16 on hf, auto on vllm)")
+    parser.add_argument("--likelihood-batch-size", help="hf: batch size for scoring choices (MMLU), default 2 on "
+                        "CPU (full-vocabulary log-probabilities of long prompts are large), else --batch-size")
     parser.add_argument("--device", help="cpu, cuda, cuda:1... (default: cuda when available)")
     parser.add_argument("--chat-template", choices=("auto", "yes", "no"), default="auto",
                         help="apply the tokenizer's chat template (auto: when it has one)")

@@ -31,6 +31,10 @@ from harness.runs.references import REFERENCES, ReferenceLM
 BACKENDS = ("hf", "vllm") + REFERENCES
 DEFAULT_TASKS = ["ed_empathy"]
 DEFAULT_BATCH_SIZE = 16  # the fastest on 2 CPU cores for the embedded model (tests/benchmarks/bench_eval.py)
+# Scoring holds a batch's full-vocabulary log-probabilities (batch x tokens x vocabulary
+# floats, twice): 16 five-shot MMLU prompts of SmolLM2 take over 10 GB. On CPU a small
+# batch costs no speed (long prompts keep the cores busy); on GPU the generation batch is used.
+CPU_LIKELIHOOD_BATCH_SIZE = 2
 VERSIONED = ("lm_eval", "torch", "transformers", "datasets", "accelerate", "peft", "vllm", "bert-score", "numpy")
 
 log = logging.getLogger(__name__)
@@ -47,6 +51,7 @@ class EvalRequest:
     output: Path | None = None
     seed: int | None = None
     batch_size: int | str | None = None  # hf: DEFAULT_BATCH_SIZE; vllm: lm-eval's "auto" (vLLM schedules itself)
+    likelihood_batch_size: int | None = None  # hf: batch for scoring (multiple choice); default below
     device: str | None = None
     chat_template: str = "auto"  # auto: when the tokenizer has one; yes; no
     system_instruction: str | None = None
@@ -140,9 +145,38 @@ def build_lm(backend: str, model_args: dict, request: EvalRequest):
 
     if backend == "vllm":
         extra = {"batch_size": request.batch_size or "auto", **({"device": request.device} if request.device else {})}
-    else:
-        extra = {"batch_size": request.batch_size or DEFAULT_BATCH_SIZE, "device": request.device or _device()}
-    return get_model(backend).create_from_arg_obj(dict(model_args), extra)
+        return get_model(backend).create_from_arg_obj(dict(model_args), extra)
+    device = request.device or _device()
+    lm = get_model(backend).create_from_arg_obj(
+        dict(model_args), {"batch_size": request.batch_size or DEFAULT_BATCH_SIZE, "device": device})
+    size = likelihood_batch_size(request, device)
+    if size is not None and size != lm.batch_size:
+        _score_in_batches_of(lm, size)
+    return lm
+
+
+def likelihood_batch_size(request: EvalRequest, device: str) -> int | None:
+    if request.likelihood_batch_size is not None:
+        return request.likelihood_batch_size
+    return CPU_LIKELIHOOD_BATCH_SIZE if device == "cpu" else None
+
+
+def _score_in_batches_of(lm, size: int) -> None:
+    """lm-eval's HF backend has one batch size for generating and scoring; give its
+    likelihood methods their own (CachingLM and the evaluator find them on the instance)."""
+    lm.likelihood_batch_size = size
+    for method in ("loglikelihood", "loglikelihood_rolling"):
+        original = getattr(lm, method)
+
+        def scored(requests, disable_tqdm: bool = False, _original=original):
+            generation_size = lm.batch_size_per_gpu
+            lm.batch_size_per_gpu = size
+            try:
+                return _original(requests, disable_tqdm=disable_tqdm)
+            finally:
+                lm.batch_size_per_gpu = generation_size
+
+        setattr(lm, method, scored)
 
 
 def _simple_evaluate(request, lm, model_args, tasks, manager, apply_template, cache, seeds) -> dict:
@@ -275,6 +309,7 @@ def _manifest(request, name, model_args, lm, identity, cache, tasks, replaced, r
         "generation_kwargs": {t: c.get("generation_kwargs") for t, c in configs.items() if c.get("generation_kwargs")},
         "gen_kwargs_override": request.gen_kwargs,
         "batch_size": request.batch_size or (DEFAULT_BATCH_SIZE if request.backend == "hf" else None),
+        "likelihood_batch_size": getattr(lm, "likelihood_batch_size", None),
         "units": units,
         "instruments": instruments,
         "versions": versions(),
@@ -337,6 +372,8 @@ def request_from_cli(args, argv: list[str] | None = None) -> EvalRequest:
     request.output = Path(args.output) if args.output else None
     request.seed = args.seed
     request.batch_size = batch_size
+    request.likelihood_batch_size = None if args.likelihood_batch_size is None else \
+        _positive_int(args.likelihood_batch_size, "--likelihood-batch-size")
     request.device = args.device
     request.chat_template = args.chat_template
     request.system_instruction = args.system_instruction

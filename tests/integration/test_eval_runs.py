@@ -215,10 +215,15 @@ def test_missing_vllm_is_one_clear_line():
     assert "pip install 'empathy-harness[vllm]'" in proc.stderr
 
 
-def test_unknown_task_and_bad_arguments_are_named(mirror, capsys, tmp_path):
+@pytest.mark.slow
+def test_unknown_task_is_named(mirror, capsys, tmp_path):
+    """(slow: a name that is not ours makes lm-eval index its built-in tasks first)"""
     assert main(["eval", "--model-args", "pretrained=tiny-llama", "--tasks", "ed_nope", "--output",
                  str(tmp_path / "r")]) == 2
     assert "unknown task(s) ed_nope" in capsys.readouterr().err
+
+
+def test_bad_arguments_are_named(capsys, tmp_path):
     assert main(["eval", "--model", "hf", "--tasks", "ed_empathy"]) == 2
     assert "needs --model-args pretrained=" in capsys.readouterr().err
     assert main(["eval", "--limit", "x=y"]) == 2
@@ -241,3 +246,48 @@ def test_default_model_is_the_embedded_one():
     assert request.backend == "hf" and request.model_args == {"pretrained": "smollm2-135m-instruct"}
     assert request.name == "smollm2-135m-instruct" and request.tasks == ["ed_empathy"]
     assert request.limit == 5 and request.task_limits == {"mmlu_offline": 1}
+
+
+def test_lora_adapter_through_peft(mirror, toys, tmp_path):
+    """A LoRA adapter on the tiny model, loaded by lm-eval's hf backend with peft=; the
+    adapter's files are part of the model identity and name."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from harness.embedded import resolve_model
+
+    base = resolve_model("tiny-llama")
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(base),
+                           LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    torch.manual_seed(0)
+    model.save_pretrained(tmp_path / "adapter")
+    out = run(tiny_request(tmp_path, model_args={"pretrained": "tiny-llama", "peft": str(tmp_path / "adapter")},
+                           limit=2, use_cache=False))
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["model"] == "tiny-llama+adapter"
+    assert len(manifest["model_identity"]["peft_sha256"]) == 64
+    assert manifest["model_args_resolved"] == {"pretrained": base, "peft": str(tmp_path / "adapter")}
+    assert len(read_jsonl(out / "tasks" / "ed_empathy" / "generations.jsonl")) == 2
+
+
+def test_scoring_has_its_own_batch_size_on_cpu(mirror, toys, tmp_path, monkeypatch):
+    """Generation batches of --batch-size, likelihood batches of the (smaller) scoring size."""
+    from lm_eval.models.huggingface import HFLM
+
+    seen = []
+    original = HFLM._loglikelihood_tokens
+
+    def spy(self, requests, *args, **kwargs):
+        seen.append(self.batch_size)
+        return original(self, requests, *args, **kwargs)
+
+    monkeypatch.setattr(HFLM, "_loglikelihood_tokens", spy)
+    generated = _count_generate(monkeypatch)
+    out = run(tiny_request(tmp_path, tasks=["ed_empathy", "mmlu_offline_anatomy"], limit=4, batch_size=4,
+                           use_cache=False))
+    assert seen == [2] and generated == [4]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["batch_size"] == 4 and manifest["likelihood_batch_size"] == 2
+    rows = read_jsonl(out / "tasks" / "mmlu_offline_anatomy" / "scores.jsonl")
+    assert [r["id"] for r in rows] == [f"mmlu_offline_anatomy/{i}" for i in range(4)] and all(r["acc"] in (0, 1) for r in rows)
