@@ -25,3 +25,25 @@ def mirror_dir() -> Path | None:
 def offline() -> bool:
     """True when downloads must not be tried (our variable, or the Hugging Face one)."""
     return any(os.environ.get(name, "") not in ("", "0") for name in (OFFLINE_ENV, "HF_HUB_OFFLINE"))
+
+
+METRICS_ENV = "EMPATHY_HARNESS_METRICS"
+
+
+def metric_selection() -> list[str] | None:
+    """The scorers the ED tasks compute, from EMPATHY_HARNESS_METRICS (comma-separated,
+    or "none" for generation only); None (all registered scorers) when it is unset."""
+    value = os.environ.get(METRICS_ENV, "")
+    if value.strip().lower() == "none":
+        return []
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    return names or None
+
+
+SCORER_MODULES_ENV = "EMPATHY_HARNESS_SCORER_MODULES"
+
+
+def extra_scorer_modules() -> list[str]:
+    """Importable modules registering your own scorers, from EMPATHY_HARNESS_SCORER_MODULES
+    (comma-separated): they join the suite in every command and in stock `lm_eval` runs."""
+    return [m.strip() for m in os.environ.get(SCORER_MODULES_ENV, "").split(",") if m.strip()]

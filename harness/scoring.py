@@ -96,15 +96,21 @@ def provenance(result: ScoreResult, metrics: Sequence[str], input_path: str | os
     return info
 
 
+def write_scored_files(folder: str | os.PathLike, result: ScoreResult, provenance_info: dict) -> None:
+    """summary.json, scores.jsonl and provenance.json into an existing folder."""
+    folder = Path(folder)
+    (folder / "summary.json").write_text(json.dumps(_finite(result.summary), indent=2) + "\n")
+    write_jsonl(folder / "scores.jsonl", (_finite(row) for row in result.per_example))
+    (folder / "provenance.json").write_text(json.dumps(provenance_info, indent=2, ensure_ascii=False) + "\n")
+
+
 def write_scored_folder(folder: str | os.PathLike, result: ScoreResult, provenance_info: dict) -> Path:
-    """Write summary.json, scores.jsonl and provenance.json; the folder appears in one rename."""
+    """Write a scored folder that appears in one rename (an interrupted write leaves none)."""
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
     try:
-        (staging / "summary.json").write_text(json.dumps(_finite(result.summary), indent=2) + "\n")
-        write_jsonl(staging / "scores.jsonl", (_finite(row) for row in result.per_example))
-        (staging / "provenance.json").write_text(json.dumps(provenance_info, indent=2, ensure_ascii=False) + "\n")
+        write_scored_files(staging, result, provenance_info)
         os.chmod(staging, 0o755)
         if folder.exists():
             shutil.rmtree(folder)

@@ -140,10 +140,12 @@ def write_run(root: Path, folder: str, *, model: str, items: list[Item] | None, 
               task: str = "ed_empathy") -> Path:
     run = root / folder
     (run / "tasks").mkdir(parents=True, exist_ok=True)
-    manifest = {"model": {"name": model, "seed": seed, "reference": reference, "backend": "reference" if reference else "hf",
-                          "args": f"pretrained={model}"},
-                "tasks": {task: {"config_hash": "abc123def4567890", "n": len(items or [])}},
-                "system_prompt": "You are a friendly assistant.", "chat_template_sha256": None,
+    # the keys `empathy-harness eval` writes (harness/runs/evaluate.py), those the tables read
+    manifest = {"model": model, "seed": seed, "reference": reference, "backend": "human" if reference else "hf",
+                "model_args": f"pretrained={model}", "tasks": [task],
+                "task_configs": {task: {"sha256": "abc123def4567890", "version": 1}},
+                "system_prompts": {task: "You are a friendly assistant."},
+                "chat_template": {"applied": False, "sha256": None},
                 "versions": {"lm_eval": "0.4.13"}}
     (run / "manifest.json").write_text(json.dumps(manifest))
     if items is not None:

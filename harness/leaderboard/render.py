@@ -154,28 +154,30 @@ def _provenance(table: Table, k: int) -> list[str]:
 
 def _run_line(run: Run) -> str:
     m = run.manifest
-    model = m.get("model") if isinstance(m.get("model"), dict) else {}
     parts = [f"`{run.path}`"]
-    if model.get("reference"):
+    if m.get("reference"):
         parts.append("reference run")
-    for key in ("backend", "args"):
-        if model.get(key):
-            parts.append(f"{key} `{model[key]}`")
+    if m.get("backend"):
+        parts.append(f"backend `{m['backend']}`")
+    if m.get("model_args"):
+        parts.append(f"args `{m['model_args']}`")
     if run.seed is not None:
         parts.append(f"seed {run.seed}")
-    tasks = m.get("tasks") if isinstance(m.get("tasks"), dict) else {}
+    configs = m.get("task_configs") if isinstance(m.get("task_configs"), dict) else {}
     shown = []
     for name, t in sorted(run.tasks.items()):
-        h = (tasks.get(name) or {}).get("config_hash") if isinstance(tasks.get(name), dict) else None
-        shown.append(f"{name or 'scores'} n={t.n}" + (f" hash {str(h)[:12]}" if h else ""))
+        h = (configs.get(name) or {}).get("sha256") if isinstance(configs.get(name), dict) else None
+        shown.append(f"{name or 'scores'} n={t.n}" + (f" config {str(h)[:12]}" if h else ""))
     if shown:
         parts.append("tasks: " + ", ".join(shown))
-    if isinstance(m.get("system_prompt"), str):
-        parts.append(f"system prompt sha256 {hashlib.sha256(m['system_prompt'].encode()).hexdigest()[:12]}")
-    elif m.get("system_prompt_sha256"):
-        parts.append(f"system prompt sha256 {str(m['system_prompt_sha256'])[:12]}")
-    if "chat_template_sha256" in m:
-        parts.append(f"chat template {str(m['chat_template_sha256'])[:12] if m['chat_template_sha256'] else 'none'}")
+    prompts = m.get("system_prompts") if isinstance(m.get("system_prompts"), dict) else {}
+    for task, prompt in sorted(prompts.items()):
+        if isinstance(prompt, str):
+            parts.append(f"{task} system prompt sha256 {hashlib.sha256(prompt.encode()).hexdigest()[:12]}")
+    template = m.get("chat_template") if isinstance(m.get("chat_template"), dict) else None
+    if template is not None:
+        applied = template.get("applied") and template.get("sha256")
+        parts.append(f"chat template {str(template['sha256'])[:12] if applied else 'not applied'}")
     return "; ".join(parts)
 
 

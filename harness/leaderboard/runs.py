@@ -78,8 +78,7 @@ class Run:
 
     @property
     def reference(self) -> bool:
-        model = self.manifest.get("model")
-        return bool(isinstance(model, dict) and model.get("reference"))
+        return bool(self.manifest.get("reference"))
 
 
 def load_run(path: str | Path, *, metrics: Iterable[str] | None = None) -> Run:
@@ -99,8 +98,7 @@ def load_run(path: str | Path, *, metrics: Iterable[str] | None = None) -> Run:
 
 def _load_run_folder(p: Path) -> Run:
     manifest = _read_json(p / MANIFEST)
-    model = manifest.get("model") if isinstance(manifest.get("model"), dict) else {}
-    name = model.get("name") if isinstance(model.get("name"), str) and model.get("name") else p.name
+    name = manifest.get("model") if isinstance(manifest.get("model"), str) and manifest.get("model") else p.name
     tasks: dict[str, TaskData] = {}
     notes: list[str] = []
     task_root = p / "tasks"
@@ -114,7 +112,7 @@ def _load_run_folder(p: Path) -> Run:
     results = _read_json(p / RESULTS) if (p / RESULTS).exists() else None
     if not tasks and results is None:
         raise HarnessError(f"{p}: run folder without scored tasks (tasks/<task>/{SCORES}) or {RESULTS}")
-    return Run(p, "run", name, name, model.get("seed"), manifest, tasks, results, notes)
+    return Run(p, "run", name, name, manifest.get("seed"), manifest, tasks, results, notes)
 
 
 def load_scored_folder(folder: Path, *, name: str) -> TaskData:

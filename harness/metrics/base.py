@@ -63,6 +63,9 @@ class Scorer:
     name: str = ""
     outputs: tuple[Output, ...] = ()
     inputs: tuple[str, ...] = ("response",)
+    # True for scorers that run a model (EPITOME, BERTScore): lm-eval tasks then score
+    # them once per corpus, in batches, never one document at a time.
+    model_based: bool = False
 
     def compute(self, items: Sequence[Item]) -> Scores:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -88,10 +91,16 @@ def register(name: str) -> Callable[[Callable[[], Scorer]], Callable[[], Scorer]
 def _load_scorer_modules() -> None:
     import importlib
 
+    from harness.config import extra_scorer_modules
     from harness.metrics import SCORER_MODULES
 
     for module in SCORER_MODULES:
         importlib.import_module(module)
+    for module in extra_scorer_modules():
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise HarnessError(f"cannot import scorer module {module!r} (EMPATHY_HARNESS_SCORER_MODULES): {exc}") from None
 
 
 def available() -> list[str]:

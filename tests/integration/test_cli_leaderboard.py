@@ -64,7 +64,7 @@ def test_leaderboard_end_to_end(runs, tmp_path, capsys):
     opposite = next(line for line in text.splitlines() if line.startswith("| opposite-emotion |"))
     assert opposite.split("|")[3].strip().startswith("1.683*")
     # provenance block, methods, figures linked and written
-    assert "## Provenance" in text and "hash abc123def456" in text and "`_t_diff`" in text
+    assert "## Provenance" in text and "config abc123def456" in text and "`_t_diff`" in text
     assert "Holm" in text and "approximate randomization" in text.lower()
     for name in ("iva_signed.png", "iva_abs.png", "nidf.png", "empathy_vs_mmlu.png", "diff_epitome_by_emotion.png"):
         assert (out.parent / "reports" / "figures" / name).stat().st_size > 1000

@@ -75,7 +75,7 @@ def test_run_folder_model_identity_and_tasks(tmp_path):
     (run / "tasks" / "ed_empathy").mkdir(parents=True)
     (run / "tasks" / "mmlu").mkdir()
     (run / "tasks" / "ed_empathy" / "scores.jsonl").write_text('{"id": "a", "x": 1}\n')
-    (run / "manifest.json").write_text(json.dumps({"model": {"name": "dpo", "seed": 3}}))
+    (run / "manifest.json").write_text(json.dumps({"model": "dpo", "seed": 3}))
     loaded = load_run(run)
     assert (loaded.model, loaded.seed, list(loaded.tasks)) == ("dpo", 3, ["ed_empathy"])
     assert loaded.notes == ["task mmlu: no scores.jsonl, left out"]

@@ -1,0 +1,93 @@
+"""`empathy-harness eval`: evaluate a model on the harness's lm-eval tasks into a run folder."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from harness.errors import HarnessError
+
+MODELS = ("hf", "vllm", "human", "opposite-emotion")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "eval",
+        help="evaluate a model (default: the embedded SmolLM2-135M-Instruct) into a run folder",
+        description="Evaluate a model with lm-eval on the harness's tasks (ed_empathy, ed_empathy_short, empathy, "
+        "empo, mmlu_offline) or any lm-eval task (mmlu, leaderboard, ...), and write a run folder.",
+    )
+    parser.add_argument("--model", choices=MODELS, help="lm-eval backend (hf, vllm) or a reference system "
+                        "(human, opposite-emotion); default: the embedded SmolLM2-135M-Instruct on hf")
+    parser.add_argument("--model-args", default="", help="lm-eval model arguments, e.g. pretrained=PATH_OR_ID,"
+                        "peft=ADAPTER,dtype=bfloat16 (vllm: lora_local_path=ADAPTER,max_lora_rank=R); embedded "
+                        "names (smollm2-135m-instruct, tiny-llama) work as pretrained")
+    parser.add_argument("--name", help="the model's display name in the run folder and tables")
+    parser.add_argument("--tasks", default="ed_empathy", help="comma-separated tasks or groups (default ed_empathy)")
+    parser.add_argument("--limit", action="append", default=[], metavar="N|TASK=N",
+                        help="only the first N documents of each task; TASK=N for one requested task (repeatable)")
+    parser.add_argument("--output", help="the run folder to write (default reports/runs/<model name>)")
+    parser.add_argument("--seed", type=int, help="one seed for python, numpy, torch and few-shot sampling "
+                        "(default: lm-eval's 0/1234/1234/1234)")
+    parser.add_argument("--batch-size", help="batch size, or auto (default: 16 on hf, auto on vllm)")
+    parser.add_argument("--likelihood-batch-size", help="hf: batch size for scoring choices (MMLU), default 2 on "
+                        "CPU (full-vocabulary log-probabilities of long prompts are large), else --batch-size")
+    parser.add_argument("--device", help="cpu, cuda, cuda:1... (default: cuda when available)")
+    parser.add_argument("--chat-template", choices=("auto", "yes", "no"), default="auto",
+                        help="apply the tokenizer's chat template (auto: when it has one)")
+    parser.add_argument("--system-instruction", help="lm-eval's system instruction, put before each task's prompt")
+    parser.add_argument("--gen-kwargs", help="override generation arguments, e.g. max_gen_toks=64")
+    parser.add_argument("--num-fewshot", type=int, help="override the tasks' few-shot counts (not the ED tasks')")
+    parser.add_argument("--mmlu-source", choices=("auto", "hub", "offline"), default="auto",
+                        help="mmlu/empo from the Hub, or as mmlu_offline/empo_offline from the MMLU release "
+                        "(auto: offline when downloads are off or the data mirror has MMLU)")
+    parser.add_argument("--no-cache", action="store_true", help="do not reuse or keep this model's cached responses")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show lm-eval's log")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    cpu_threads_yield()
+    from harness.runs.evaluate import request_from_cli, run as evaluate
+
+    quiet_logs(args.verbose)
+    evaluate(request_from_cli(args, sys.argv))
+    return 0
+
+
+def cpu_threads_yield() -> None:
+    """OpenMP threads that spin while waiting make CPU generation many times slower when
+    the cores are shared (tests/benchmarks/bench_eval.py); let them sleep instead, unless
+    OMP_WAIT_POLICY is set. OpenMP reads it once, when torch loads, so this runs first."""
+    if "torch" not in sys.modules:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def quiet_logs(verbose: bool) -> None:
+    """lm-eval logs every step at INFO; keep its warnings, its progress bars and ours."""
+    level = logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    for name in ("lm_eval", "harness"):
+        logging.getLogger(name).setLevel(level)
+    # lm-eval warns, once per task, that tasks with a custom dataset take --metadata; ours need none.
+    logging.getLogger("lm_eval.api.task").addFilter(lambda record: "Custom kwargs can be passed" not in record.getMessage())
+
+
+def parse_limits(values: list[str]) -> tuple[int | None, dict[str, int]]:
+    """--limit N and --limit TASK=N into (N, {TASK: N})."""
+    limit, per_task = None, {}
+    for value in values:
+        name, _, number = value.rpartition("=")
+        try:
+            n = int(number)
+        except ValueError:
+            raise HarnessError(f"--limit {value!r}: expected N or TASK=N with a whole number N") from None
+        if n < 1:
+            raise HarnessError(f"--limit {value!r}: N must be at least 1")
+        if name:
+            per_task[name] = n
+        else:
+            limit = n
+    return limit, per_task

@@ -1,0 +1,7 @@
+"""The harness inside lm-evaluation-harness: what the task folder's utils.py delegates to.
+
+- `ed`: the EmpatheticDialogues generation tasks (docs, prompt rendering, responses);
+- `suite`: the metric suite as lm-eval metrics (per-document and once-per-corpus);
+- `mmlu`: MMLU from its original release layout, in lm-eval's `cais/mmlu` schema;
+- `taskdir`: where the task folder is, and a TaskManager that scans only what is needed.
+"""

@@ -1,0 +1,109 @@
+"""The harness's lm-eval task folder, and a TaskManager that scans only what a run needs.
+
+lm-eval's TaskManager parses every built-in task YAML (thousands) when it starts. Runs
+that name only this folder's tasks (and the groups in it that reference only its
+tasks) build the index of this folder alone (`include_defaults=False`).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Iterable
+
+from harness import config
+from harness.errors import HarnessError
+
+TASKS_DIR = Path(__file__).resolve().parents[2] / "tasks"
+ED_KIND = "ed_generation"  # metadata.kind of the ED generation tasks
+
+# lm-eval's Hub-backed names and the offline variants that read the release from resources.
+OFFLINE_VARIANTS = {"mmlu": "mmlu_offline", "empo": "empo_offline"}
+
+log = logging.getLogger(__name__)
+
+
+def tasks_dir() -> Path:
+    if not (TASKS_DIR / "utils.py").exists():
+        raise HarnessError(
+            f"the harness's lm-eval task folder {TASKS_DIR} is missing; install the harness from its "
+            "repository (pip install -e .) so that tasks/ sits next to harness/"
+        )
+    return TASKS_DIR
+
+
+def own_index() -> dict:
+    """lm-eval's index of this folder alone: {name: Entry}."""
+    from lm_eval.tasks._index import TaskIndex
+
+    return TaskIndex.build([tasks_dir()])
+
+
+def referenced_names(name: str, index: dict) -> set[str]:
+    """Every task, group and tag name a group of `index` reaches, `name` included."""
+    from lm_eval.tasks._index import Kind
+
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        entry = index.get(current)
+        if entry is None:
+            continue
+        if entry.kind == Kind.GROUP:
+            for member in (entry.cfg or {}).get("task") or []:
+                if isinstance(member, str):
+                    todo.append(member)
+                elif isinstance(member, dict):
+                    todo.append(member.get("group") or member.get("task"))
+        elif entry.kind == Kind.TAG:
+            todo.extend(entry.tags)
+    return seen
+
+
+def needs_builtin(names: Iterable[str], index: dict | None = None) -> bool:
+    """True when a name, or something a group of ours references, is not in our folder."""
+    index = own_index() if index is None else index
+    return any(n not in index for name in names for n in referenced_names(name, index))
+
+
+def task_manager(names: Iterable[str], metadata: dict | None = None):
+    """A TaskManager on our folder, with lm-eval's built-in tasks only when needed."""
+    from lm_eval.tasks import TaskManager
+
+    names = list(names)
+    builtin = needs_builtin(names)
+    log.info("task index: %s", "built-in tasks and the harness's" if builtin else "the harness's tasks only")
+    return TaskManager(include_path=str(tasks_dir()), include_defaults=builtin, metadata=metadata)
+
+
+def offline_substitutes(names: Iterable[str], mode: str = "auto") -> tuple[list[str], dict[str, str]]:
+    """Names with `mmlu`/`empo` replaced by their offline variants where chosen.
+
+    mode "hub": never; "offline": always; "auto": when downloads are off
+    (EMPATHY_HARNESS_OFFLINE / HF_HUB_OFFLINE) or the data mirror holds MMLU, i.e. when the
+    user has said this machine works from local copies.
+    """
+    if mode not in ("auto", "hub", "offline"):
+        raise HarnessError(f"unknown MMLU source {mode!r}; use auto, hub or offline")
+    if mode == "auto":
+        mirror = config.mirror_dir()
+        from harness.resources import get
+
+        use = config.offline() or bool(mirror and (mirror / get("mmlu").relpath).is_dir())
+    else:
+        use = mode == "offline"
+    if not use:
+        return list(names), {}
+    replaced = {n: OFFLINE_VARIANTS[n] for n in names if n in OFFLINE_VARIANTS}
+    return [replaced.get(n, n) for n in names], replaced
+
+
+def leaf_tasks(name: str, index: dict) -> list[str]:
+    """The tasks (not groups or tags) that `name` reaches, sorted."""
+    from lm_eval.tasks._index import Kind
+
+    return sorted(n for n in referenced_names(name, index) if n in index and index[n].kind in (Kind.TASK, Kind.PY_TASK))

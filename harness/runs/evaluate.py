@@ -1,0 +1,395 @@
+"""One evaluation: lm-eval's `simple_evaluate` on the harness's tasks, into a run folder.
+
+The model is built through lm-eval's own registry (`hf`, `vllm`) or is a reference
+system (`human`, `opposite-emotion`); generations go through lm-eval's response cache,
+in a file of this model identity's own (harness.runs.identity), which lm-eval fills as
+each batch finishes: an interrupted run, started again, generates only what is missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.util
+import json
+import logging
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from harness import __version__
+from harness.embedded import DEFAULT_MODEL, resolve_model
+from harness.errors import HarnessError
+from harness.lmeval import taskdir
+from harness.runs import folder as run_folder
+from harness.runs.identity import cache_path, identity_hash, model_identity, slug
+from harness.runs.references import REFERENCES, ReferenceLM
+
+BACKENDS = ("hf", "vllm") + REFERENCES
+DEFAULT_TASKS = ["ed_empathy"]
+DEFAULT_BATCH_SIZE = 16  # the fastest on 2 CPU cores for the embedded model (tests/benchmarks/bench_eval.py)
+# Scoring holds a batch's full-vocabulary log-probabilities (batch x tokens x vocabulary
+# floats, twice): 16 five-shot MMLU prompts of SmolLM2 take over 10 GB. On CPU a small
+# batch costs no speed (long prompts keep the cores busy); on GPU the generation batch is used.
+CPU_LIKELIHOOD_BATCH_SIZE = 2
+VERSIONED = ("lm_eval", "torch", "transformers", "datasets", "accelerate", "peft", "vllm", "bert-score", "numpy")
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EvalRequest:
+    backend: str = "hf"
+    model_args: dict = field(default_factory=dict)
+    name: str | None = None
+    tasks: list[str] = field(default_factory=lambda: list(DEFAULT_TASKS))
+    limit: int | None = None
+    task_limits: dict[str, int] = field(default_factory=dict)  # requested name -> first N docs of each of its tasks
+    output: Path | None = None
+    seed: int | None = None
+    batch_size: int | str | None = None  # hf: DEFAULT_BATCH_SIZE; vllm: lm-eval's "auto" (vLLM schedules itself)
+    likelihood_batch_size: int | None = None  # hf: batch for scoring (multiple choice); default below
+    device: str | None = None
+    chat_template: str = "auto"  # auto: when the tokenizer has one; yes; no
+    system_instruction: str | None = None
+    gen_kwargs: str | None = None
+    num_fewshot: int | None = None
+    use_cache: bool = True
+    mmlu_source: str = "auto"
+    command: list[str] | None = None
+
+
+def default_request(**overrides) -> EvalRequest:
+    """The embedded default model (SmolLM2-135M-Instruct) on the HF backend."""
+    request = EvalRequest(backend="hf", model_args={"pretrained": DEFAULT_MODEL}, name=DEFAULT_MODEL)
+    for key, value in overrides.items():
+        setattr(request, key, value)
+    return request
+
+
+def display_name(request: EvalRequest) -> str:
+    if request.name:
+        return request.name
+    if request.backend in REFERENCES:
+        return request.backend
+    pretrained = str(request.model_args.get("pretrained", "model"))
+    name = Path(pretrained).name if Path(pretrained).expanduser().exists() else pretrained
+    adapter = request.model_args.get("peft") or request.model_args.get("lora_local_path")
+    return f"{name}+{Path(str(adapter)).name}" if adapter else name
+
+
+def run(request: EvalRequest) -> Path:
+    """Evaluate, write the run folder, return its path."""
+    if request.backend not in BACKENDS:
+        raise HarnessError(f"unknown --model {request.backend!r}; use one of {', '.join(BACKENDS)}")
+    if request.backend == "vllm":
+        require_vllm()
+    started = _now()
+    name = display_name(request)
+    output = Path(request.output or Path("reports") / "runs" / slug(name))
+    staging = run_folder.prepare_output(output)
+    try:
+        tasks, replaced = taskdir.offline_substitutes(request.tasks, request.mmlu_source)
+        for old, new in replaced.items():
+            _say(f"{old} -> {new}: MMLU from its original release (same prompts and metric as lm-eval's {old})")
+        _say(f"tasks: {', '.join(tasks)}")
+        manager = taskdir.task_manager(tasks)
+        _check_names(tasks, manager)
+        model_args = _resolved_args(request)
+        _say(f"model: {name} ({request.backend}{', ' + _args_text(model_args) if model_args else ''})")
+        lm = build_lm(request.backend, model_args, request)
+        apply_template = _chat_template_choice(request.chat_template, lm)
+        identity = model_identity(request.backend, model_args, lm) if request.backend not in REFERENCES else None
+        cache = None
+        if identity is not None and request.use_cache:
+            cache = cache_path(identity) / "responses"
+            _say(f"response cache: {cache}_rank0.db (this model identity's own)")
+        seeds = _seeds(request.seed)
+        results = _simple_evaluate(request, lm, model_args, tasks, manager, apply_template, cache, seeds)
+        _say("scoring and writing the run folder")
+        run_folder.write_results(staging, results)
+        units = {}
+        for unit, leaves in run_folder.units(results).items():
+            units[unit] = run_folder.write_unit(staging, unit, leaves, results)
+        manifest = _manifest(request, name, model_args, lm, identity, cache, tasks, replaced, results, units,
+                             apply_template, seeds, started)
+        run_folder.write_json(staging / run_folder.MANIFEST, manifest)
+        run_folder.publish(staging, output)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _say(f"run folder: {output}")
+    return output
+
+
+def require_vllm() -> None:
+    if importlib.util.find_spec("vllm") is None:
+        raise HarnessError(
+            "--model vllm needs the vllm package, which is not installed: on a GPU machine run "
+            "pip install 'empathy-harness[vllm]', or use --model hf"
+        )
+
+
+def build_lm(backend: str, model_args: dict, request: EvalRequest):
+    """An lm-eval LM: the registry's `hf` / `vllm`, or a reference system."""
+    if backend in REFERENCES:
+        return ReferenceLM(backend)
+    if backend == "vllm":
+        require_vllm()
+    from lm_eval.api.registry import get_model
+
+    if backend == "vllm":
+        extra = {"batch_size": request.batch_size or "auto", **({"device": request.device} if request.device else {})}
+        return get_model(backend).create_from_arg_obj(dict(model_args), extra)
+    device = request.device or _device()
+    lm = get_model(backend).create_from_arg_obj(
+        dict(model_args), {"batch_size": request.batch_size or DEFAULT_BATCH_SIZE, "device": device})
+    size = likelihood_batch_size(request, device)
+    if size is not None and size != lm.batch_size:
+        _score_in_batches_of(lm, size)
+    return lm
+
+
+def likelihood_batch_size(request: EvalRequest, device: str) -> int | None:
+    if request.likelihood_batch_size is not None:
+        return request.likelihood_batch_size
+    return CPU_LIKELIHOOD_BATCH_SIZE if device == "cpu" else None
+
+
+def _score_in_batches_of(lm, size: int) -> None:
+    """lm-eval's HF backend has one batch size for generating and scoring; give its
+    likelihood methods their own (CachingLM and the evaluator find them on the instance)."""
+    lm.likelihood_batch_size = size
+    for method in ("loglikelihood", "loglikelihood_rolling"):
+        original = getattr(lm, method)
+
+        def scored(requests, disable_tqdm: bool = False, _original=original):
+            generation_size = lm.batch_size_per_gpu
+            lm.batch_size_per_gpu = size
+            try:
+                return _original(requests, disable_tqdm=disable_tqdm)
+            finally:
+                lm.batch_size_per_gpu = generation_size
+
+        setattr(lm, method, scored)
+
+
+def _simple_evaluate(request, lm, model_args, tasks, manager, apply_template, cache, seeds) -> dict:
+    from lm_eval import simple_evaluate
+
+    samples = _samples(request, tasks, manager) if request.task_limits else None
+    try:
+        results = simple_evaluate(
+            model=lm,
+            model_args=model_args,
+            tasks=tasks,
+            task_manager=manager,
+            num_fewshot=request.num_fewshot,
+            limit=None if samples else request.limit,
+            samples=samples,
+            use_cache=str(cache) if cache else None,
+            log_samples=True,
+            system_instruction=request.system_instruction,
+            apply_chat_template=apply_template,
+            gen_kwargs=request.gen_kwargs,
+            random_seed=seeds["random"],
+            numpy_random_seed=seeds["numpy"],
+            torch_random_seed=seeds["torch"],
+            fewshot_random_seed=seeds["fewshot"],
+        )
+    except AssertionError as exc:
+        if "--samples" in str(exc):
+            raise HarnessError(f"a --limit TASK=N is larger than that task: {exc}") from None
+        raise
+    if results is None:  # not rank 0 of a distributed run: rank 0 writes the folder
+        raise SystemExit(0)
+    return results
+
+
+def _samples(request: EvalRequest, tasks: list[str], manager) -> dict[str, list[int]]:
+    """lm-eval's `samples` (doc indices per leaf task) for per-task limits: each task takes
+    the limit of the most specific name given for it (a task, or a group holding it),
+    else --limit N, else all its documents."""
+    index = manager.task_index
+    run_leaves = {leaf for name in tasks for leaf in taskdir.leaf_tasks(name, index)}
+    named = {}
+    for name, k in request.task_limits.items():
+        leaves = set(taskdir.leaf_tasks(name, index)) & run_leaves
+        if not leaves:
+            raise HarnessError(f"--limit {name}=N names no task of this run ({', '.join(tasks)})")
+        named[name] = (leaves, k)
+    samples: dict[str, list[int]] = {}
+    for leaf in sorted(run_leaves):
+        matches = sorted((len(leaves), k) for leaves, k in named.values() if leaf in leaves)
+        k = matches[0][1] if matches else request.limit
+        if k is not None:
+            samples[leaf] = list(range(k))
+    return samples
+
+
+def _check_names(tasks: list[str], manager) -> None:
+    unknown = [t for t in tasks if t not in manager.task_index]
+    if unknown:
+        ours = sorted(n for n in taskdir.own_index() if not n.startswith(("mmlu_offline_", "_")))
+        raise HarnessError(f"unknown task(s) {', '.join(unknown)}; the harness's: {', '.join(ours)}; "
+                           "lm-eval's: see `lm_eval ls tasks`")
+
+
+def _resolved_args(request: EvalRequest) -> dict:
+    args = dict(request.model_args)
+    if request.backend in REFERENCES:
+        return {}
+    if "pretrained" not in args:
+        raise HarnessError("--model-args needs pretrained=<hub id or path>")
+    args["pretrained"] = resolve_model(str(args["pretrained"]))
+    return args
+
+
+def _chat_template_choice(choice: str, lm) -> bool:
+    if choice not in ("auto", "yes", "no"):
+        raise HarnessError(f"--chat-template must be auto, yes or no, not {choice!r}")
+    if choice != "auto":
+        return choice == "yes"
+    tokenizer = getattr(lm, "tokenizer", None)
+    return bool(getattr(tokenizer, "chat_template", None))
+
+
+def _seeds(seed: int | None) -> dict:
+    from lm_eval.defaults import DEFAULT_OTHER_SEED, DEFAULT_RANDOM_SEED
+
+    if seed is None:
+        return {"random": DEFAULT_RANDOM_SEED, "numpy": DEFAULT_OTHER_SEED, "torch": DEFAULT_OTHER_SEED,
+                "fewshot": DEFAULT_OTHER_SEED}
+    return {"random": seed, "numpy": seed, "torch": seed, "fewshot": seed}
+
+
+def _device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _manifest(request, name, model_args, lm, identity, cache, tasks, replaced, results, units, apply_template,
+              seeds, started) -> dict:
+    configs = results.get("configs", {})
+    template_text = lm.chat_template(apply_template) if apply_template and hasattr(lm, "chat_template") else None
+    instruments: dict = {}
+    for unit in units.values():
+        instruments.update(unit.get("instruments", {}))
+    reference = request.backend in REFERENCES
+    return {
+        "schema": 1,
+        "model": name,
+        "backend": request.backend,
+        "reference": reference,
+        "reference_responses": lm.describe() if reference else None,
+        "model_args": _args_text(model_args),
+        "model_args_resolved": model_args,
+        "model_identity": identity,
+        "model_identity_sha256": identity_hash(identity) if identity else None,
+        "response_cache": f"{cache}_rank0.db" if cache else None,
+        "seed": request.seed,
+        "seeds": seeds,
+        "tasks": tasks,
+        "tasks_requested": request.tasks,
+        "task_substitutions": replaced,
+        "limit": request.limit,
+        "task_limits": request.task_limits,
+        "num_fewshot": results.get("n-shot", {}),
+        "task_configs": {t: {"sha256": _sha(c), "version": results.get("versions", {}).get(t)} for t, c in configs.items()},
+        "system_prompts": {t: c.get("description") for t, c in configs.items() if run_folder.is_ed(c)},
+        "system_instruction": request.system_instruction,
+        "chat_template": {"applied": apply_template,
+                          "sha256": hashlib.sha256(template_text.encode()).hexdigest() if template_text else None},
+        "generation_kwargs": {t: c.get("generation_kwargs") for t, c in configs.items() if c.get("generation_kwargs")},
+        "gen_kwargs_override": request.gen_kwargs,
+        "batch_size": request.batch_size or (DEFAULT_BATCH_SIZE if request.backend == "hf" else None),
+        "likelihood_batch_size": getattr(lm, "likelihood_batch_size", None),
+        "units": units,
+        "instruments": instruments,
+        "versions": versions(),
+        "command": request.command,
+        "started": started,
+        "finished": _now(),
+    }
+
+
+def versions() -> dict:
+    out = {"harness": __version__, "python": platform.python_version(), "platform": platform.platform()}
+    for package in VERSIONED:
+        try:
+            out[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _sha(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _args_text(args: dict) -> str:
+    return ",".join(f"{k}={v}" for k, v in args.items())
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _say(message: str) -> None:
+    print(f"[eval {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def request_from_cli(args, argv: list[str] | None = None) -> EvalRequest:
+    """An EvalRequest from `empathy-harness eval`'s arguments."""
+    from lm_eval.utils import simple_parse_args_string
+
+    from harness.cli.eval import parse_limits
+
+    model_args = simple_parse_args_string(args.model_args) if args.model_args else {}
+    backend = args.model or "hf"
+    if args.model is None and not model_args:
+        request = default_request()
+    else:
+        if backend in ("hf", "vllm") and "pretrained" not in model_args:
+            raise HarnessError(f"--model {backend} needs --model-args pretrained=<hub id or path>")
+        if backend in REFERENCES and model_args:
+            raise HarnessError(f"--model {backend} is a reference system and takes no --model-args")
+        request = EvalRequest(backend=backend, model_args=model_args)
+    limit, task_limits = parse_limits(args.limit)
+    batch_size = None if args.batch_size is None else args.batch_size if args.batch_size == "auto" else \
+        _positive_int(args.batch_size, "--batch-size")
+    request.name = args.name or request.name
+    request.tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    if not request.tasks:
+        raise HarnessError("--tasks is empty")
+    request.limit, request.task_limits = limit, task_limits
+    request.output = Path(args.output) if args.output else None
+    request.seed = args.seed
+    request.batch_size = batch_size
+    request.likelihood_batch_size = None if args.likelihood_batch_size is None else \
+        _positive_int(args.likelihood_batch_size, "--likelihood-batch-size")
+    request.device = args.device
+    request.chat_template = args.chat_template
+    request.system_instruction = args.system_instruction
+    request.gen_kwargs = args.gen_kwargs
+    request.num_fewshot = args.num_fewshot
+    request.use_cache = not args.no_cache
+    request.mmlu_source = args.mmlu_source
+    request.command = list(argv) if argv else None
+    return request
+
+
+def _positive_int(value: str, option: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise HarnessError(f"{option} {value!r}: expected a whole number") from None
+    if n < 1:
+        raise HarnessError(f"{option} must be at least 1")
+    return n
