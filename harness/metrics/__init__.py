@@ -6,6 +6,6 @@ loads them all, and each keeps its heavy imports (torch, models) inside its func
 
 from harness.metrics.base import EXAMPLE, CORPUS, Item, Output, Scorer, Scores, ScoreResult, register, score
 
-SCORER_MODULES: tuple[str, ...] = ()
+SCORER_MODULES: tuple[str, ...] = ("harness.metrics.diff_epitome", "harness.metrics.bertscore")
 
 __all__ = ["EXAMPLE", "CORPUS", "Item", "Output", "Scorer", "Scores", "ScoreResult", "register", "score"]
