@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -59,7 +60,7 @@ class Instrument:
             "instrument_id": self.id,
             "weights_sha256": {m: c.manifest["weights_sha256"] for m, c in self.classifiers.items()},
             "data_sha256": {m: c.manifest["data"]["sha256"] for m, c in self.classifiers.items()},
-            "split": first["split"]["seed"],
+            "split_seed": first["split"]["seed"],
             "split_proportions": first["split"]["proportions"],
             "max_length": first["recipe"]["max_length"],
             "held_out": {m: {k: c.manifest["test"][k] for k in ("accuracy", "macro_f1")}
@@ -138,7 +139,7 @@ def load_instrument(backbone: str | None = None, directory: str | Path | None = 
     mechanisms = [check_mechanism(m) for m in mechanisms]
     folder, choice = resolve_dir(backbone, directory)
     if announce:
-        print(choice.describe(), flush=True)
+        print(choice.describe(), file=sys.stderr, flush=True)
     missing = store.missing_mechanisms(folder, mechanisms)
     if missing:
         if not train_if_missing:
@@ -163,7 +164,7 @@ def ensure_instrument(backbone: str | None = None, progress: bool = True, direct
     if missing:
         from harness.epitome.training import train_instrument
 
-        print(choice.describe(), flush=True)
+        print(choice.describe(), file=sys.stderr, flush=True)
         train_instrument(choice, folder, missing, progress=progress)
     return folder
 

@@ -55,14 +55,15 @@ def choose_backbone(requested: str | None = None) -> BackboneChoice:
         return BackboneChoice(env, f"{EPITOME_BACKBONE_ENV} is set")
     if offline():
         return BackboneChoice(OFFLINE_DEFAULT, "offline: EMPATHY_HARNESS_OFFLINE or HF_HUB_OFFLINE is set")
-    problem = _hub_problem(ONLINE_DEFAULT)
+    problem = hub_problem(ONLINE_DEFAULT)
     if problem is None:
         return BackboneChoice(ONLINE_DEFAULT, "the default where the model hub can be reached")
     return BackboneChoice(OFFLINE_DEFAULT, f"the model hub cannot be reached: {problem}")
 
 
 @lru_cache(maxsize=4)
-def _hub_problem(model_id: str) -> str | None:
+def hub_problem(model_id: str) -> str | None:
+    """None if the model hub answers for `model_id`, else what went wrong."""
     try:
         from huggingface_hub import HfApi
 

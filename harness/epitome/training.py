@@ -59,10 +59,14 @@ class SeekerStates:
 
     @torch.no_grad()
     def fill(self, model: EpitomeBiEncoder, seeker_ids: Sequence[Sequence[int]], pad_id: int,
-             batch_size: int = 64) -> None:
+             batch_size: int = 64, progress: bool = False) -> None:
+        from tqdm.auto import tqdm
+
         todo = list({tuple(ids) for ids in seeker_ids if tuple(ids) not in self.states})
         model.seeker_encoder.eval()
-        for batch in features.length_batches([len(t) for t in todo], batch_size):
+        batches = features.length_batches([len(t) for t in todo], batch_size)
+        for batch in tqdm(batches, desc="seeker posts (frozen encoder, once)", unit="batch",
+                          disable=not (progress and batches), leave=False):
             ids, mask = features.pad([todo[i] for i in batch], pad_id)
             hidden = model.encode_seeker(ids, mask)
             for row, i in enumerate(batch):
@@ -97,8 +101,8 @@ def train_classifier(
         model.seeker_encoder.requires_grad_(False)
         if seeker_states is None:
             seeker_states = SeekerStates(backbone_path)
-        for part in encoded.values():
-            seeker_states.fill(model, part.seeker_ids, pad_id)
+        seeker_states.fill(model, [ids for part in encoded.values() for ids in part.seeker_ids], pad_id,
+                           progress=progress)
     else:
         seeker_states = None
 

@@ -14,6 +14,7 @@ checks it against greedy cosine matching computed by hand); a local model path i
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -56,9 +57,9 @@ def choose_model() -> tuple[str, str]:
         return env, f"{BERTSCORE_MODEL_ENV} is set"
     if offline():
         return OFFLINE_MODEL, "offline: EMPATHY_HARNESS_OFFLINE or HF_HUB_OFFLINE is set"
-    from harness.epitome.store import _hub_problem
+    from harness.epitome.store import hub_problem
 
-    problem = _hub_problem(EMPO_MODEL)
+    problem = hub_problem(EMPO_MODEL)
     if problem is None:
         return EMPO_MODEL, "EmPO's setting"
     return OFFLINE_MODEL, f"the model hub cannot be reached: {problem}"
@@ -97,7 +98,7 @@ class BertScoreScorer(Scorer):
             model, reason = choose_model()
             path = resolve_model(model)
             layers = _layers(model, path)
-            print(f"BERTScore encoder: {model}, layer {layers} ({reason})", flush=True)
+            print(f"BERTScore encoder: {model}, layer {layers} ({reason})", file=sys.stderr, flush=True)
             self._scorer = BERTScorer(model_type=path, num_layers=layers, batch_size=SETTINGS.batch_size,
                                       idf=False, rescale_with_baseline=False)
             self._described = _describe(model, path, layers, reason)

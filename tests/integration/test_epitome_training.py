@@ -18,20 +18,32 @@ from harness.epitome.prediction import evaluate_instrument, load_instrument
 from harness.epitome.recipes import recipe_for
 from harness.epitome.training import train_classifier, train_instrument
 
-WORDS = ("sad sorry dog died week terrible hear old new job excited congratulations what will doing brother "
-         "broke mug annoying talk nervous exam tomorrow studied hard sure great friendly flow").split()
+FILLER = ("dog died week old new job what will doing brother broke mug talk exam tomorrow studied hard "
+          "friendly flow").split()
+KEYWORD = {0: "annoying", 1: "sad", 2: "sorry"}
 
 
 def make_pairs(n: int, seed: int) -> list[Pair]:
-    """Random word sequences with arbitrary levels (i % 3): only memorizing can fit them."""
+    """Pairs whose level (i % 3, so balanced) shows in one keyword among random filler
+    words: learnable, but only by training (a constant guess gets 1/3)."""
     rng = random.Random(seed)
     pairs = []
     for i in range(n):
-        seeker = " ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 9)))
-        words = [rng.choice(WORDS) for _ in range(rng.randint(3, 8))]
-        response = " ".join(words)
-        pairs.append(Pair(i + 2, seeker, response, i % 3, (" ".join(words[:2]),) if i % 3 else ()))
+        level = i % 3
+        words = [rng.choice(FILLER) for _ in range(rng.randint(3, 7))]
+        words.insert(rng.randint(0, len(words)), KEYWORD[level])
+        seeker = " ".join(rng.choice(FILLER) for _ in range(rng.randint(4, 9)))
+        pairs.append(Pair(i + 2, seeker, " ".join(words), level, (KEYWORD[level],) if level else ()))
     return pairs
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Minute models train faster on one thread (no synchronisation between threads)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +58,8 @@ def overfit():
 @pytest.mark.slow
 def test_training_fits_a_small_set(overfit):
     _, result = overfit
-    assert result.history[0]["validation_accuracy"] < 0.7  # it starts near chance (1/3) ...
-    assert result.test["accuracy"] >= 0.95  # ... and learns the 24 pairs
-    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"] / 2
+    assert result.test["accuracy"] >= 0.95  # the 24 pairs it was trained on (a constant guess: 1/3)
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"] / 3
 
 
 @pytest.mark.slow
@@ -114,12 +125,16 @@ def write_mechanism_csvs(folder, n=30):
     return paths
 
 
+FEW_EPOCHS = recipe_for("tiny-bert").updated(epochs=3)  # what is tested here needs no accuracy
+
+
 @pytest.fixture(scope="module")
 def tiny_instrument(tmp_path_factory):
     folder = tmp_path_factory.mktemp("epitome")
     paths = write_mechanism_csvs(folder)
     out = folder / "instrument"
-    manifests = train_instrument("tiny-bert", out, progress=False, data_paths=paths, log=lambda _: None)
+    manifests = train_instrument("tiny-bert", out, recipe=FEW_EPOCHS, progress=False, data_paths=paths,
+                                 log=lambda _: None)
     return out, paths, manifests
 
 
@@ -130,7 +145,7 @@ def test_instrument_manifest_records_what_made_it(tiny_instrument):
     assert man["backbone"]["name"] == "tiny-bert" and len(man["backbone"]["sha256"]) == 64
     assert man["data"]["path"] == paths["IP"] and len(man["data"]["sha256"]) == 64
     assert man["split"]["seed"] == 12 and man["split"]["sizes"] == {"train": 21, "validation": 3, "test": 6}
-    assert man["recipe"] == recipe_for("tiny-bert").to_json()
+    assert man["recipe"] == FEW_EPOCHS.to_json()
     assert set(man["test"]) >= {"accuracy", "macro_f1", "confusion_matrix"}
     assert man["versions"]["torch"] and man["versions"]["transformers"]
     assert sorted(p.name for p in (out / "IP").iterdir()) >= ["config.json", "manifest.json", "model.safetensors"]
