@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -108,6 +109,8 @@ def train_classifier(
 
     if recipe.freeze_embeddings:
         model.response_encoder.get_input_embeddings().requires_grad_(False)
+    if recipe.train_top_layers is not None:
+        freeze_lower_layers(model.response_encoder, recipe.train_top_layers)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=recipe.lr, eps=1e-8, weight_decay=recipe.weight_decay,
                                   fused=True)
@@ -160,6 +163,25 @@ def train_classifier(
         unmatched_rationales=sum(e.unmatched_rationales for e in encoded.values()),
         sizes={name: len(e) for name, e in encoded.items()},
     )
+
+
+_LAYER = re.compile(r"(?:^|\.)layers?\.(\d+)\.")
+
+
+def freeze_lower_layers(encoder: torch.nn.Module, top: int) -> None:
+    """Only the top `top` transformer layers (parameters named `...layer.<i>....`) keep
+    learning; the embeddings and every layer below stay as they are, and the backward
+    pass stops there."""
+    indices = {name: int(m.group(1)) for name, _ in encoder.named_parameters() if (m := _LAYER.search(name))}
+    if not indices:
+        from harness.errors import HarnessError
+
+        raise HarnessError(f"train_top_layers: no numbered layers found in {type(encoder).__name__}; "
+                           f"train all layers with this backbone")
+    first_trained = max(indices.values()) + 1 - top
+    for name, param in encoder.named_parameters():
+        if name.startswith("embeddings.") or indices.get(name, first_trained) < first_trained:
+            param.requires_grad_(False)
 
 
 def _forward(model, data: features.Encoded, idx, pad_id, seeker_states, recipe, class_weights):

@@ -61,3 +61,18 @@ def test_the_seeker_matters(model):
         a = model(seeker, smask, response, rmask).level_logits[0]
         b = model(torch.flip(seeker, [1]), smask, response, rmask).level_logits[0]
     assert not torch.allclose(a, b)
+
+
+def test_only_the_top_layers_learn_when_asked():
+    from harness.epitome.training import freeze_lower_layers
+
+    m = EpitomeBiEncoder.from_backbone(resolve_model("tiny-bert"))
+    freeze_lower_layers(m.response_encoder, 1)
+    learning = {n.split(".")[0] + "." + n.split(".")[2] if n.startswith("encoder.") else n.split(".")[0]
+                for n, p in m.response_encoder.named_parameters() if p.requires_grad}
+    assert learning == {"encoder.1", "pooler"}  # tiny-bert has layers 0 and 1
+    seeker, smask, response, rmask = batch()
+    out = m(seeker, smask, response, rmask, levels=torch.tensor([0, 1]), rationales=torch.zeros(2, 5, dtype=torch.long))
+    out.loss.backward()
+    assert m.response_encoder.encoder.layer[0].output.dense.weight.grad is None
+    assert m.response_encoder.encoder.layer[1].output.dense.weight.grad is not None
