@@ -7,6 +7,8 @@ import json
 import math
 from pathlib import Path
 
+from harness.cli import instruments
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -31,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of every resampling (default 0)")
     p.add_argument("--level", type=float, default=0.95, help="confidence level of the intervals (default 0.95)")
     p.add_argument("--metrics", nargs="+", help="scorers to run on generations files (default: all registered)")
+    instruments.add_options(p)
     p.set_defaults(func=run_compare)
 
 
@@ -40,6 +43,7 @@ def run_compare(args: argparse.Namespace) -> int:
     from harness.leaderboard import comparison
     from harness.leaderboard.runs import load_run
 
+    instruments.apply(args)
     if args.resamples < 1:
         raise HarnessError("--resamples must be at least 1")
     if not 0 < args.level < 1:

@@ -4,22 +4,19 @@
    (ed_empathy) and a small MMLU slice (mmlu_offline, 5-shot, the first K questions of
    each of the 57 subjects): the `empo_offline` group, limited;
 2. the reference systems `human` and `opposite-emotion` on the same dialogues;
-3. a results table built from the run folders alone.
+3. the leaderboard (markdown, CSV, JSON) and figures, built from the run folders alone.
 
-Hook points for the parts that land with other issues (the lead wires them at merge):
-`prepare_instruments` (train the EPITOME instrument on first use, issue 4) and
-`build_report` (the leaderboard and figures, issue 6).
+The EPITOME instrument is trained first if this machine has none (once; it is cached).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import sys
 import time
 from pathlib import Path
 
+from harness.cli import instruments
 from harness.embedded import DEFAULT_MODEL
 
 ED_TASK, MMLU_TASK, GROUP = "ed_empathy", "mmlu_offline", "empo_offline"
@@ -30,11 +27,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--limit", type=int, default=200, help="ED test dialogues (default 200)")
     parser.add_argument("--mmlu-limit", type=int, default=1,
                         help="MMLU questions per subject, 5-shot, 57 subjects (default 1; 0 skips MMLU)")
-    parser.add_argument("--output", default="reports/demo", help="where the run folders and report.md go")
+    parser.add_argument("--output", default="reports/demo", help="where the run folders, leaderboard.md and figures go")
     parser.add_argument("--model-args", default=f"pretrained={DEFAULT_MODEL}",
                         help="another model instead of the embedded default (lm-eval hf model arguments)")
     parser.add_argument("--batch-size", type=int, default=16, help="generation batch size (default 16)")
     parser.add_argument("--gen-kwargs", help="override generation arguments, e.g. max_gen_toks=64 (default: the task's)")
+    instruments.add_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -48,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from harness.runs.evaluate import EvalRequest, run as evaluate
 
     quiet_logs(False)
+    instruments.apply(args)
     out = Path(args.output)
     model_args = simple_parse_args_string(args.model_args)
     name = Path(str(model_args.get("pretrained", "model"))).name
@@ -58,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         f"up to 200 new tokens)" + (f" and MMLU 5-shot on the first {args.mmlu_limit} questions of each of the 57 "
                                     f"subjects ({MMLU_TASK})" if with_mmlu else ""),
         f"reference runs human and opposite-emotion on the same {args.limit} dialogues (no model)",
-        f"a results table from the run folders ({out / 'report.md'})",
+        f"the leaderboard and figures from the run folders ({out / 'leaderboard.md'}, {out / 'figures'})",
     ]
     print("Demo: " + "; ".join(f"({i}) {s}" for i, s in enumerate(steps, 1)))
     print("Metrics: " + (", ".join(scorers) if scorers else "no scorers are registered in this build: the table "
@@ -81,8 +80,7 @@ def run(args: argparse.Namespace) -> int:
                                          output=out / "runs" / reference, command=sys.argv)))
         timings[reference] = time.perf_counter() - start
 
-    report = build_report(runs)
-    (out / "report.md").write_text(report)
+    report = build_report(runs, out)
     print()
     print(report)
     print("Wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items())
@@ -91,56 +89,32 @@ def run(args: argparse.Namespace) -> int:
 
 
 def prepare_instruments(scorers) -> None:
-    """Hook: get the model-based instruments ready before generating. Issue 4 wires the
-    EPITOME instrument here: when "epitome" is among `scorers`, let it train on first use
-    (with its progress bar) and say so, e.g. `harness.metrics.diff_epitome.configure(
-    train_if_missing=True)` plus a printed line naming the backbone and the time it takes."""
+    """Train the EPITOME instrument now if it is missing (once per machine: it lives in the
+    harness cache), so that generation is not followed by a surprise."""
+    if "epitome" not in scorers:
+        return
+    from harness.epitome import ensure_instrument
+    from harness.epitome.prediction import resolve_dir
+    from harness.epitome.store import missing_mechanisms
+    from harness.metrics.diff_epitome import SETTINGS
+
+    folder, choice = resolve_dir(SETTINGS.backbone, SETTINGS.directory)
+    missing = missing_mechanisms(folder)
+    if missing:
+        print(f"The EPITOME instrument ({choice.name}) is not trained on this machine yet: training "
+              f"{', '.join(missing)} now, once, into {folder} (on 2 CPU cores about 10-15 minutes).", flush=True)
+        ensure_instrument(SETTINGS.backbone, progress=True, directory=SETTINGS.directory)
 
 
-def build_report(runs: list[Path]) -> str:
-    """Hook: the final report from the run folders alone. Issue 6's leaderboard and
-    figures replace this plain table at merge."""
-    return results_table(runs)
+def build_report(runs: list[Path], output: Path) -> str:
+    """The leaderboard (markdown, CSV, JSON) and figures from the run folders alone, the
+    human reference row as the row the marks compare against."""
+    from harness.leaderboard.comparison import Settings
+    from harness.leaderboard.runs import load_run
+    from harness.leaderboard.write import write_leaderboard
 
-
-def results_table(runs: list[Path]) -> str:
-    """A markdown table: one row per run, the ED summary and MMLU accuracy."""
-    rows = []
-    keys: list[str] = []
-    directions: dict[str, bool] = {}
-    for run in runs:
-        manifest = json.loads((run / "manifest.json").read_text())
-        row = {"model": manifest["model"] + (" (reference)" if manifest.get("reference") else "")}
-        ed_dir = run / "tasks" / ED_TASK
-        if (ed_dir / "summary.json").exists():
-            summary = json.loads((ed_dir / "summary.json").read_text())
-            outputs = json.loads((ed_dir / "provenance.json").read_text()).get("outputs", {})
-            row["ED n"] = summary.get("n")
-            for key, value in summary.items():
-                if key != "n":
-                    row[key] = value
-                    if key not in keys:
-                        keys.append(key)
-                    directions[key] = outputs.get(key, {}).get("higher_is_better", True)
-        mmlu = run / "tasks" / MMLU_TASK / "summary.json"
-        if mmlu.exists():
-            summary = json.loads(mmlu.read_text())
-            row["MMLU acc"], row["MMLU n"] = summary.get("acc"), summary.get("n")
-        rows.append(row)
-    columns = ["model", "ED n"] + keys + ["MMLU acc", "MMLU n"]
-    header = ["model", "ED n"] + [f"{k} {'↑' if directions[k] else '↓'}" for k in keys] + ["MMLU acc ↑", "MMLU n"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in rows:
-        lines.append("| " + " | ".join(_cell(row.get(c)) for c in columns) + " |")
-    return "# Demo results\n\n" + "\n".join(lines) + "\n\n" + (
-        "Reference rows need no model: `human` is the ED reference turn, `opposite-emotion` the rejected "
-        "response of EmPO's preference pairs (the leaderboard's ceiling and floor). MMLU is a small slice "
-        "(5-shot): its accuracy is a smoke check, not a measurement.\n")
-
-
-def _cell(value) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return "nan" if math.isnan(value) else f"{value:.4g}"
-    return str(value)
+    loaded = [load_run(run) for run in runs]
+    settings = Settings(corpus_resamples=100, corpus_budget=60.0)
+    text, _ = write_leaderboard(loaded, output / "leaderboard.md", settings, reference="human",
+                                figures=output / "figures")
+    return text

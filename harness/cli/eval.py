@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 
+from harness.cli import instruments
 from harness.errors import HarnessError
 
 MODELS = ("hf", "vllm", "human", "opposite-emotion")
@@ -45,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "(auto: offline when downloads are off or the data mirror has MMLU)")
     parser.add_argument("--no-cache", action="store_true", help="do not reuse or keep this model's cached responses")
     parser.add_argument("-v", "--verbose", action="store_true", help="show lm-eval's log")
+    instruments.add_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -53,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from harness.runs.evaluate import request_from_cli, run as evaluate
 
     quiet_logs(args.verbose)
+    instruments.apply(args)
     evaluate(request_from_cli(args, sys.argv))
     return 0
 

@@ -43,14 +43,10 @@ def parse_run_argument(arg: str) -> tuple[str | None, str]:
 
 
 def run_leaderboard(args: argparse.Namespace) -> int:
-    import json
-
     from harness.errors import HarnessError
-    from harness.leaderboard import render
-    from harness.leaderboard.comparison import Settings, stderr_log
-    from harness.leaderboard.figures import write_figures
+    from harness.leaderboard.comparison import Settings
     from harness.leaderboard.runs import load_run
-    from harness.leaderboard.table import build_tables
+    from harness.leaderboard.write import write_leaderboard
 
     if args.resamples < 1:
         raise HarnessError("--resamples must be at least 1")
@@ -63,19 +59,9 @@ def run_leaderboard(args: argparse.Namespace) -> int:
         runs.append(run)
     settings = Settings(resamples=args.resamples, corpus_resamples=args.corpus_resamples,
                         corpus_budget=args.corpus_budget or None, seed=args.seed, correction=args.correction)
-    tables = build_tables(runs, settings, reference=args.reference, task=args.task, log=stderr_log)
     output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    figures = {}
-    if not args.no_figures:
-        folder = Path(args.figures) if args.figures else output.parent / "reports" / "figures"
-        for k, table in enumerate(tables):
-            figures.update(write_figures(table, folder, prefix="" if k == 0 else f"table{k + 1}_"))
-    text = render.markdown(tables, settings, figures, base=output.parent)
-    output.write_text(text)
-    output.with_suffix(".csv").write_text(render.to_csv(tables))
-    output.with_suffix(".json").write_text(json.dumps(render.to_json(tables, settings), indent=2) + "\n")
+    figures = None if args.no_figures else Path(args.figures) if args.figures else output.parent / "reports" / "figures"
+    text, written = write_leaderboard(runs, output, settings, reference=args.reference, task=args.task, figures=figures)
     print(text)
-    print(f"wrote {output}, {output.with_suffix('.csv')}, {output.with_suffix('.json')}"
-          + (f" and {len(figures)} figure(s) in {next(iter(figures.values())).parent}" if figures else ""))
+    print("wrote " + ", ".join(str(p) for p in written))
     return 0

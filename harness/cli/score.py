@@ -1,4 +1,4 @@
-"""`empathy-harness score`: the lexical empathy metrics of generations files, as scored folders."""
+"""`empathy-harness score`: the empathy metrics of generations files, as scored folders."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from harness.cli import instruments
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "score",
-        help="score generations files (NIDF, IVA, response tries, Dist, BLEU, ROUGE-L, length)",
+        help="score generations files (DIFF-EPITOME, BERTScore, NIDF, IVA, response tries, Dist, BLEU, ROUGE-L, length)",
         description=(
             "Score each FILE (generations JSON lines, or lm-eval samples of this project's ED tasks) "
             "and write DIR/<file stem>/{summary.json,scores.jsonl,provenance.json}."
@@ -37,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "'sp1' utterances (all but each conversation's last turn)",
     )
     parser.add_argument("--ed-source", metavar="PATH", help="ED release for the NIDF counts (default: mirror or cache)")
+    instruments.add_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -45,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from harness.errors import HarnessError
     from harness.generations import read_generations
 
+    instruments.apply(args)
     metrics = scoring.resolve_metrics(args.metrics)
     stems: dict[str, str] = {}
     for name in args.files:

@@ -13,6 +13,8 @@ SCORER_MODULES: tuple[str, ...] = (
     "harness.metrics.distinct",
     "harness.metrics.overlap",
     "harness.metrics.length",
+    "harness.metrics.diff_epitome",
+    "harness.metrics.bertscore",
 )
 
 __all__ = ["EXAMPLE", "CORPUS", "Item", "Output", "Scorer", "Scores", "ScoreResult", "register", "score"]

@@ -19,6 +19,7 @@ KEYS = [
     "trie_root_children", "trie_compression", "trie_start_words", "dist1", "dist2", "bleu2", "bleu4", "rouge_l",
     "length_chars", "length_words", "n",
 ]
+LEXICAL = "nidf,iva,tries,dist,bleu,rouge_l,length"
 
 
 @pytest.fixture
@@ -56,7 +57,7 @@ def generations(path, responses):
 def test_score_writes_the_scored_folder(resources_here, tmp_path, capsys):
     src = generations(tmp_path / "model_a.jsonl", ["I am sad", "I am sad", ""])
     out = tmp_path / "scored"
-    assert main(["score", str(src), "--output", str(out), "--ed-source", str(resources_here)]) == 0
+    assert main(["score", str(src), "--output", str(out), "--ed-source", str(resources_here), "--metrics", LEXICAL]) == 0
     folder = out / "model_a"
     summary = json.loads((folder / "summary.json").read_text())
     assert list(summary) == KEYS
@@ -132,3 +133,17 @@ def test_unknown_metric_and_stem_clash(tmp_path, capsys):
     twin = generations(tmp_path / "other" / "g.jsonl", ["hi"])
     assert main(["score", str(src), str(twin), "-o", str(tmp_path / "o"), "--metrics", "length"]) == 2
     assert "would both be scored into" in capsys.readouterr().err
+
+
+def test_model_based_metrics_without_an_instrument_say_how_to_get_one(resources_here, tmp_path, monkeypatch, capsys):
+    from harness.metrics import base, diff_epitome
+
+    monkeypatch.setattr(base, "_INSTANCES", {})
+    monkeypatch.setattr(diff_epitome, "SETTINGS", diff_epitome.EpitomeSettings())
+    src = generations(tmp_path / "model_a.jsonl", ["I am sad"])
+    code = main(["score", str(src), "--output", str(tmp_path / "scored"), "--metrics", "epitome",
+                 "--epitome-instrument", str(tmp_path / "no-instrument"), "--epitome-backbone", "tiny-bert"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "no trained EPITOME classifier" in err and "empathy-harness epitome train" in err
+    assert not (tmp_path / "scored" / "model_a").exists()

@@ -1,0 +1,192 @@
+"""Levels from a trained instrument: load once, predict in batches, evaluate on held-out data."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from harness.epitome import features, store
+from harness.epitome.data import MECHANISMS, check_mechanism, load_pairs, stratified_split
+from harness.epitome.training import SeekerStates, level_scores, predict_encoded
+from harness.errors import HarnessError
+
+
+@dataclass
+class Classifier:
+    mechanism: str
+    model: object
+    tokenizer: object
+    manifest: dict
+    folder: Path
+
+    @property
+    def max_length(self) -> int:
+        return int(self.manifest["recipe"]["max_length"])
+
+    @property
+    def pad_id(self) -> int:
+        return self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+
+
+@dataclass
+class Instrument:
+    """The three classifiers of one trained instrument, loaded once."""
+
+    directory: Path
+    backbone: str
+    classifiers: dict[str, Classifier]
+    choice_reason: str = ""
+    _seeker_groups: list[list[str]] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        """One hash for the instrument: of its classifiers' weight hashes, in mechanism order."""
+        joined = ",".join(f"{m}:{c.manifest['weights_sha256']}" for m, c in sorted(self.classifiers.items()))
+        return hashlib.sha256(joined.encode()).hexdigest()
+
+    def describe(self) -> dict:
+        """What produced the numbers, for provenance files and scorer instruments."""
+        first = next(iter(self.classifiers.values())).manifest
+        return {
+            "kind": "epitome",
+            "backbone": self.backbone,
+            "backbone_choice": self.choice_reason,
+            "directory": str(self.directory),
+            "instrument_id": self.id,
+            "weights_sha256": {m: c.manifest["weights_sha256"] for m, c in self.classifiers.items()},
+            "data_sha256": {m: c.manifest["data"]["sha256"] for m, c in self.classifiers.items()},
+            "split_seed": first["split"]["seed"],
+            "split_proportions": first["split"]["proportions"],
+            "max_length": first["recipe"]["max_length"],
+            "held_out": {m: {k: c.manifest["test"][k] for k in ("accuracy", "macro_f1")}
+                         for m, c in self.classifiers.items()},
+            "versions": first["versions"],
+        }
+
+    def levels(self, seekers: Sequence[str], responses: Sequence[str], mechanisms: Sequence[str] = MECHANISMS,
+               batch_size: int = 64) -> dict[str, list[int]]:
+        """Level 0/1/2 per (seeker, response) pair and mechanism; texts are lowercased.
+
+        Classifiers whose seeker encoders are identical (the reference recipe freezes it)
+        share one pass over the distinct seeker texts."""
+        if len(seekers) != len(responses):
+            raise ValueError(f"{len(seekers)} seeker posts for {len(responses)} responses")
+        if not responses:
+            return {m: [] for m in mechanisms}
+        out: dict[str, list[int]] = {}
+        for group in self._groups(mechanisms):
+            first = self.classifiers[group[0]]
+            seeker_ids = features.encode_texts(first.tokenizer, seekers, first.max_length)
+            states = SeekerStates(group[0])
+            states.fill(first.model, seeker_ids, first.pad_id, batch_size=batch_size)
+            for mechanism in group:
+                clf = self.classifiers[mechanism]
+                data = features.Encoded(seeker_ids, features.encode_texts(clf.tokenizer, responses, clf.max_length))
+                out[mechanism] = predict_encoded(clf.model, data, clf.pad_id, states, batch_size=batch_size)
+        return {m: out[m] for m in mechanisms}
+
+    def _groups(self, mechanisms: Sequence[str]) -> list[list[str]]:
+        if not self._seeker_groups:
+            groups: list[list[str]] = []
+            for m in MECHANISMS:
+                if m not in self.classifiers:
+                    continue
+                for group in groups:
+                    if _same_seeker(self.classifiers[group[0]], self.classifiers[m]):
+                        group.append(m)
+                        break
+                else:
+                    groups.append([m])
+            self._seeker_groups = groups
+        wanted = set(mechanisms)
+        return [[m for m in g if m in wanted] for g in self._seeker_groups if wanted & set(g)]
+
+
+def _same_seeker(a: Classifier, b: Classifier) -> bool:
+    if a.tokenizer.get_vocab() != b.tokenizer.get_vocab() or a.max_length != b.max_length:
+        return False
+    sa, sb = a.model.seeker_encoder.state_dict(), b.model.seeker_encoder.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def resolve_dir(backbone: str | None = None, directory: str | Path | None = None) -> tuple[Path, store.BackboneChoice]:
+    """The instrument folder to use: a folder given explicitly (its manifests name the
+    backbone), else the default folder of the chosen backbone."""
+    if directory is not None:
+        directory = Path(directory).expanduser()
+        for m in MECHANISMS:
+            if (directory / m / store.MANIFEST).exists():
+                name = store.read_manifest(directory / m)["backbone"]["name"]
+                if backbone and backbone != name:
+                    raise HarnessError(f"{directory} holds an instrument trained from {name}, not {backbone}")
+                return directory, store.BackboneChoice(name, f"the instrument in {directory}")
+        choice = store.choose_backbone(backbone)
+        return directory, choice
+    choice = store.choose_backbone(backbone)
+    return store.default_dir(choice.name), choice
+
+
+def load_instrument(backbone: str | None = None, directory: str | Path | None = None, *,
+                    mechanisms: Sequence[str] = MECHANISMS, train_if_missing: bool = False,
+                    progress: bool = True, announce: bool = True) -> Instrument:
+    """Load a trained instrument. Where classifiers are missing: train them when
+    `train_if_missing`, else raise InstrumentMissing saying how to train them."""
+    mechanisms = [check_mechanism(m) for m in mechanisms]
+    folder, choice = resolve_dir(backbone, directory)
+    if announce:
+        print(choice.describe(), file=sys.stderr, flush=True)
+    missing = store.missing_mechanisms(folder, mechanisms)
+    if missing:
+        if not train_if_missing:
+            raise store.InstrumentMissing(store.missing_message(choice.name, folder, missing))
+        from harness.epitome.training import train_instrument
+
+        train_instrument(choice, folder, missing, progress=progress)
+    classifiers = {}
+    for m in mechanisms:
+        model, tokenizer, manifest = store.load_classifier(folder / m)
+        if manifest["backbone"]["name"] != choice.name:
+            raise HarnessError(f"{folder / m} was trained from {manifest['backbone']['name']}, not {choice.name}")
+        classifiers[m] = Classifier(m, model, tokenizer, manifest, folder / m)
+    return Instrument(folder, choice.name, classifiers, choice.reason)
+
+
+def ensure_instrument(backbone: str | None = None, progress: bool = True, directory: str | Path | None = None) -> Path:
+    """The instrument's folder, training whatever mechanism is missing first (with a
+    progress bar); for the demo and first-time users."""
+    folder, choice = resolve_dir(backbone, directory)
+    missing = store.missing_mechanisms(folder)
+    if missing:
+        from harness.epitome.training import train_instrument
+
+        print(choice.describe(), file=sys.stderr, flush=True)
+        train_instrument(choice, folder, missing, progress=progress)
+    return folder
+
+
+def evaluate_instrument(instrument: Instrument, data_paths: dict[str, str] | None = None) -> dict[str, dict]:
+    """Per mechanism: accuracy, macro-F1, per-level F1 and confusion matrix on the
+    held-out test part, rebuilt from the manifest's split seed; the data must be the
+    very file the instrument was trained on (same sha256)."""
+    from harness.resources import sha256_of
+    from harness.epitome.data import data_path
+
+    results = {}
+    for m, clf in instrument.classifiers.items():
+        path = data_path(m, (data_paths or {}).get(m))
+        digest = sha256_of(path)
+        if digest != clf.manifest["data"]["sha256"]:
+            raise HarnessError(f"{path} (sha256 {digest}) is not the file the {m} classifier was trained on "
+                               f"(sha256 {clf.manifest['data']['sha256']}); its held-out part cannot be rebuilt")
+        pairs = load_pairs(m, path)
+        split = clf.manifest["split"]
+        test = [pairs[i] for i in stratified_split([p.level for p in pairs], split["seed"], split["proportions"])["test"]]
+        predicted = instrument.levels([p.seeker for p in test], [p.response for p in test], [m])[m]
+        results[m] = {**level_scores([p.level for p in test], predicted),
+                      "recorded_at_training": {k: clf.manifest["test"][k] for k in ("accuracy", "macro_f1")}}
+    return results

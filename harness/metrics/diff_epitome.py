@@ -1,0 +1,174 @@
+"""DIFF-EPITOME, mean EPITOME levels and Emp-F1 (METRICS.md s.3), from our trained instrument.
+
+Per example and mechanism m in (ER, IP, EX), with prev = the last speaker turn:
+    diff_m = (level_m(prev, response) - level_m(prev, reference)) ** 2
+diff_epitome = the mean of the three (lower is better). level_m / ref_level_m are the
+levels of the response / of the reference. Emp-F1 (EmpRL) = 100 x the mean over the
+mechanisms of sklearn's weighted F1 of the response levels against the reference levels
+(corpus level); emp_f1_er/ip/ex are its parts (x100).
+
+The instrument is chosen once per process (see `configure` and harness.epitome.store):
+it is printed, recorded by `instrument()`, and never replaced by another silently. The
+reference levels are cached on disk by instrument and content hash, so rescoring many
+systems on one test set classifies the references once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from harness.config import cache_dir
+from harness.metrics.base import CORPUS, EXAMPLE, Item, Output, Scorer, Scores, register
+
+MECHS = ("ER", "IP", "EX")
+
+
+@dataclass
+class EpitomeSettings:
+    backbone: str | None = None  # None: harness.epitome.store.choose_backbone decides
+    directory: str | None = None  # an instrument folder instead of the backbone's default one
+    train_if_missing: bool = False
+    progress: bool = True
+    batch_size: int = 64
+
+
+SETTINGS = EpitomeSettings()
+
+
+def configure(**changes) -> EpitomeSettings:
+    """Set which instrument the `epitome` scorer loads (before its first use in a process),
+    e.g. `configure(train_if_missing=True)` for a command's --train-epitome flag."""
+    for key, value in changes.items():
+        if not hasattr(SETTINGS, key):
+            raise TypeError(f"unknown EPITOME setting {key!r}")
+        setattr(SETTINGS, key, value)
+    return SETTINGS
+
+
+def emp_f1_part(reference_levels: Sequence[int], generated_levels: Sequence[int]) -> float:
+    """sklearn's weighted F1 of generated levels against reference levels, x100."""
+    from sklearn.metrics import f1_score
+
+    if not reference_levels:
+        return math.nan
+    return 100.0 * float(f1_score(list(reference_levels), list(generated_levels), labels=[0, 1, 2],
+                                  average="weighted", zero_division=0))
+
+
+def scores_from_levels(generated: dict[str, Sequence[int]], reference: dict[str, Sequence[int]]) -> Scores:
+    """All outputs of the scorer from the two level vectors per mechanism."""
+    n = len(generated[MECHS[0]])
+    per_example: dict[str, list[float | None]] = {}
+    for m in MECHS:
+        key = m.lower()
+        per_example[f"diff_{key}"] = [float((g - r) ** 2) for g, r in zip(generated[m], reference[m])]
+    per_example["diff_epitome"] = [
+        sum(per_example[f"diff_{m.lower()}"][i] for m in MECHS) / len(MECHS) for i in range(n)
+    ]
+    for m in MECHS:
+        per_example[f"level_{m.lower()}"] = [float(x) for x in generated[m]]
+    for m in MECHS:
+        per_example[f"ref_level_{m.lower()}"] = [float(x) for x in reference[m]]
+    parts = {m: emp_f1_part(reference[m], generated[m]) for m in MECHS}
+    corpus = {"emp_f1": math.fsum(parts.values()) / len(MECHS)}
+    corpus.update({f"emp_f1_{m.lower()}": value for m, value in parts.items()})
+    return Scores(per_example, corpus)
+
+
+def _outputs() -> tuple[Output, ...]:
+    outs = [Output(f"diff_{m.lower()}", False, EXAMPLE, f"squared level difference to the reference, {m}")
+            for m in MECHS]
+    outs.append(Output("diff_epitome", False, EXAMPLE, "mean of diff_er, diff_ip, diff_ex"))
+    outs += [Output(f"level_{m.lower()}", True, EXAMPLE, f"EPITOME {m} level (0-2) of the response") for m in MECHS]
+    outs += [Output(f"ref_level_{m.lower()}", True, EXAMPLE, f"EPITOME {m} level (0-2) of the reference")
+             for m in MECHS]
+    outs.append(Output("emp_f1", True, CORPUS, "Emp-F1: 100 x mean weighted F1 of response vs reference levels"))
+    outs += [Output(f"emp_f1_{m.lower()}", True, CORPUS, f"Emp-F1 part for {m} (x100)") for m in MECHS]
+    return tuple(outs)
+
+
+@register("epitome")
+class EpitomeScorer(Scorer):
+    name = "epitome"
+    outputs = _outputs()
+    inputs = ("prev", "response", "reference")
+    model_based = True
+
+    def __init__(self) -> None:
+        self._instrument = None
+        self._reference_memory: dict[str, dict[str, list[int]]] = {}
+
+    def _load(self):
+        if self._instrument is None:
+            from harness.epitome.prediction import load_instrument
+
+            self._instrument = load_instrument(
+                SETTINGS.backbone, SETTINGS.directory, train_if_missing=SETTINGS.train_if_missing,
+                progress=SETTINGS.progress,
+            )
+        return self._instrument
+
+    def instrument(self) -> dict:
+        return self._load().describe()
+
+    def corpus_from_rows(self, rows: Sequence[dict]) -> dict[str, float]:
+        """Emp-F1 and its parts from per-example levels (scores.jsonl rows), without the model:
+        what a significance test recomputes on rearranged outputs."""
+        generated = {m: [int(r[f"level_{m.lower()}"]) for r in rows] for m in MECHS}
+        reference = {m: [int(r[f"ref_level_{m.lower()}"]) for r in rows] for m in MECHS}
+        return scores_from_levels(generated, reference).corpus
+
+    def compute(self, items: Sequence[Item]) -> Scores:
+        if not items:
+            return scores_from_levels({m: [] for m in MECHS}, {m: [] for m in MECHS})
+        inst = self._load()
+        prevs = [it.prev for it in items]
+        responses = [it.response for it in items]
+        references = [it.reference for it in items]
+        key = _content_key(prevs, references)
+        reference = self._reference_memory.get(key) or _read_cached(inst.id, key, len(items))
+        if reference is None:
+            both = inst.levels(prevs + prevs, responses + references, batch_size=SETTINGS.batch_size)
+            generated = {m: both[m][: len(items)] for m in MECHS}
+            reference = {m: both[m][len(items):] for m in MECHS}
+            _write_cached(inst.id, key, reference)
+        else:
+            generated = inst.levels(prevs, responses, batch_size=SETTINGS.batch_size)
+        self._reference_memory[key] = reference
+        return scores_from_levels(generated, reference)
+
+
+def _content_key(prevs: Sequence[str], references: Sequence[str]) -> str:
+    blob = json.dumps([list(prevs), list(references)], ensure_ascii=False).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def _cache_file(instrument_id: str, key: str) -> Path:
+    return cache_dir() / "derived" / "epitome-reference-levels" / instrument_id[:16] / f"{key}.json"
+
+
+def _read_cached(instrument_id: str, key: str, n: int) -> dict[str, list[int]] | None:
+    path = _cache_file(instrument_id, key)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    if data.get("instrument_id") != instrument_id or any(len(data["levels"].get(m, [])) != n for m in MECHS):
+        return None
+    return {m: [int(x) for x in data["levels"][m]] for m in MECHS}
+
+
+def _write_cached(instrument_id: str, key: str, levels: dict[str, list[int]]) -> None:
+    path = _cache_file(instrument_id, key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".levels-")
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"instrument_id": instrument_id, "levels": levels}, fh)
+    os.replace(tmp, path)

@@ -1,0 +1,210 @@
+"""Training on a tiny backbone: the loop learns, saved weights reload to the same
+predictions, a missing instrument says how to train it, and the CLI works end to end."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+
+import pytest
+import torch
+
+from harness.cli import main
+from harness.embedded import resolve_model
+from harness.epitome import store
+from harness.epitome.data import Pair
+from harness.epitome.prediction import evaluate_instrument, load_instrument
+from harness.epitome.recipes import recipe_for
+from harness.epitome.training import train_classifier, train_instrument
+
+FILLER = ("dog died week old new job what will doing brother broke mug talk exam tomorrow studied hard "
+          "friendly flow").split()
+KEYWORD = {0: "annoying", 1: "sad", 2: "sorry"}
+
+
+def make_pairs(n: int, seed: int) -> list[Pair]:
+    """Pairs whose level (i % 3, so balanced) shows in one keyword among random filler
+    words: learnable, but only by training (a constant guess gets 1/3)."""
+    rng = random.Random(seed)
+    pairs = []
+    for i in range(n):
+        level = i % 3
+        words = [rng.choice(FILLER) for _ in range(rng.randint(3, 7))]
+        words.insert(rng.randint(0, len(words)), KEYWORD[level])
+        seeker = " ".join(rng.choice(FILLER) for _ in range(rng.randint(4, 9)))
+        pairs.append(Pair(i + 2, seeker, " ".join(words), level, (KEYWORD[level],) if level else ()))
+    return pairs
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Minute models train faster on one thread (no synchronisation between threads)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def overfit():
+    pairs = make_pairs(24, seed=3)
+    recipe = recipe_for("tiny-bert")
+    result = train_classifier(resolve_model("tiny-bert"), recipe, {"train": pairs, "validation": pairs, "test": pairs},
+                              progress=False)
+    return pairs, result
+
+
+@pytest.mark.slow
+def test_training_fits_a_small_set(overfit):
+    _, result = overfit
+    assert result.test["accuracy"] >= 0.95  # the 24 pairs it was trained on (a constant guess: 1/3)
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"] / 3
+
+
+@pytest.mark.slow
+def test_save_load_round_trip_predicts_the_same(overfit, tmp_path):
+    pairs, result = overfit
+    from harness.epitome import features
+    from harness.epitome.training import predict_encoded
+
+    folder = store.save_classifier(result.model, result.tokenizer, _manifest(result), tmp_path / "ER")
+    model, tokenizer, manifest = store.load_classifier(folder)
+    enc = features.encode_pairs(tokenizer, pairs, 64)
+    pad = tokenizer.pad_token_id
+    assert predict_encoded(model, enc, pad) == predict_encoded(result.model, enc, pad)
+    ids, mask = features.pad(enc.seeker_ids, pad)
+    rids, rmask = features.pad(enc.response_ids, pad)
+    result.model.eval()
+    with torch.no_grad():
+        assert torch.equal(model(ids, mask, rids, rmask).level_logits, result.model(ids, mask, rids, rmask).level_logits)
+    assert manifest["weights_sha256"] == store.read_manifest(folder)["weights_sha256"]
+
+
+def _manifest(result):
+    return {"format": store.FORMAT, "mechanism": "ER", "backbone": {"name": "tiny-bert"},
+            "recipe": recipe_for("tiny-bert").to_json(), "test": result.test}
+
+
+def test_changed_weights_are_refused(overfit, tmp_path):
+    _, result = overfit
+    folder = store.save_classifier(result.model, result.tokenizer, _manifest(result), tmp_path / "ER")
+    with open(folder / store.WEIGHTS, "r+b") as fh:
+        fh.seek(-4, 2)
+        fh.write(b"\0\0\0\1")
+    with pytest.raises(Exception, match="differs from the manifest"):
+        store.load_classifier(folder)
+
+
+def test_missing_instrument_says_how_to_train(tmp_path):
+    with pytest.raises(store.InstrumentMissing) as info:
+        load_instrument("tiny-bert", tmp_path / "none", announce=False)
+    message = str(info.value)
+    assert "ER, IP, EX" in message
+    assert f"empathy-harness epitome train --backbone tiny-bert --output {tmp_path / 'none'}" in message
+    assert "--train-epitome" in message and "Nothing else is used in its place" in message
+
+
+def test_offline_default_is_minilm_and_says_why(monkeypatch):
+    monkeypatch.delenv("EMPATHY_HARNESS_EPITOME_BACKBONE", raising=False)
+    choice = store.choose_backbone()
+    assert choice.name == "all-minilm-l6-v2" and "offline" in choice.reason
+    assert store.choose_backbone("tiny-bert").name == "tiny-bert"
+
+
+def write_mechanism_csvs(folder, n=30):
+    paths = {}
+    for k, m in enumerate(("ER", "IP", "EX")):
+        path = folder / f"{m}.csv"
+        with open(path, "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["sp_id", "rp_id", "seeker_post", "response_post", "level", "rationales"])
+            for p in make_pairs(n, seed=10 + k):
+                w.writerow(["s", "r", p.seeker, p.response, p.level, "|".join(p.rationales)])
+        paths[m] = str(path)
+    return paths
+
+
+FEW_EPOCHS = recipe_for("tiny-bert").updated(epochs=3)  # what is tested here needs no accuracy
+
+
+@pytest.fixture(scope="module")
+def tiny_instrument(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("epitome")
+    paths = write_mechanism_csvs(folder)
+    out = folder / "instrument"
+    manifests = train_instrument("tiny-bert", out, recipe=FEW_EPOCHS, progress=False, data_paths=paths,
+                                 log=lambda _: None)
+    return out, paths, manifests
+
+
+@pytest.mark.slow
+def test_instrument_manifest_records_what_made_it(tiny_instrument):
+    out, paths, manifests = tiny_instrument
+    man = store.read_manifest(out / "IP")
+    assert man["backbone"]["name"] == "tiny-bert" and len(man["backbone"]["sha256"]) == 64
+    assert man["data"]["path"] == paths["IP"] and len(man["data"]["sha256"]) == 64
+    assert man["split"]["seed"] == 12 and man["split"]["sizes"] == {"train": 21, "validation": 3, "test": 6}
+    assert man["recipe"] == FEW_EPOCHS.to_json()
+    assert set(man["test"]) >= {"accuracy", "macro_f1", "confusion_matrix"}
+    assert man["versions"]["torch"] and man["versions"]["transformers"]
+    assert sorted(p.name for p in (out / "IP").iterdir()) >= ["config.json", "manifest.json", "model.safetensors"]
+
+
+@pytest.mark.slow
+def test_instrument_levels_and_evaluation(tiny_instrument):
+    out, paths, manifests = tiny_instrument
+    inst = load_instrument(directory=out, announce=False)
+    assert inst.backbone == "tiny-bert"
+    # frozen seeker encoders are shared: one seeker pass for the three mechanisms
+    assert inst._groups(("ER", "IP", "EX")) == [["ER", "IP", "EX"]]
+    levels = inst.levels(["i am sad", "i am sad"], ["so sorry", ""])
+    assert set(levels) == {"ER", "IP", "EX"} and all(len(v) == 2 and set(v) <= {0, 1, 2} for v in levels.values())
+    # one pair alone or inside a batch: same level
+    assert inst.levels(["i am sad"], ["so sorry"])["IP"] == [levels["IP"][0]]
+    results = evaluate_instrument(inst, paths)
+    for m in ("ER", "IP", "EX"):
+        assert results[m]["accuracy"] == pytest.approx(manifests[m]["test"]["accuracy"])
+        assert results[m]["n"] == 6
+    desc = inst.describe()
+    assert desc["backbone"] == "tiny-bert" and set(desc["weights_sha256"]) == {"ER", "IP", "EX"}
+
+
+@pytest.mark.slow
+def test_cli_evaluate_and_predict(tiny_instrument, tmp_path, capsys):
+    out, paths, _ = tiny_instrument
+    report = tmp_path / "eval.json"
+    data = [arg for m, path in paths.items() for arg in ("--data", m, path)]
+    assert main(["epitome", "evaluate", "--instrument", str(out), "--json", str(report), *data]) == 0
+    scores = json.loads(report.read_text())
+    assert set(scores) == {"ER", "IP", "EX"}
+    assert all(0 <= scores[m]["accuracy"] <= 1 and 0 <= scores[m]["macro_f1"] <= 1 for m in scores)
+    assert "confusion matrices" in capsys.readouterr().out
+
+    gens = tmp_path / "gens.jsonl"
+    gens.write_text(
+        json.dumps({"id": "a", "context": ["i lost my job", "oh no", "i am sad"], "response": "so sorry",
+                    "reference": "that is terrible"}) + "\n"
+        + json.dumps({"id": "b", "context": ["my exam is tomorrow"], "response": "", "reference": "good luck"}) + "\n"
+    )
+    predicted = tmp_path / "levels.jsonl"
+    assert main(["epitome", "predict", str(gens), "--instrument", str(out), "--output", str(predicted)]) == 0
+    rows = [json.loads(line) for line in predicted.read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["a", "b"]
+    assert set(rows[0]) == {"id", "level_er", "level_ip", "level_ex", "ref_level_er", "ref_level_ip", "ref_level_ex"}
+    inst = load_instrument(directory=out, announce=False)
+    assert rows[0]["level_ip"] == inst.levels(["i am sad"], ["so sorry"])["IP"][0]
+
+
+def test_cli_predict_bad_line_and_missing_instrument(tmp_path, capsys):
+    gens = tmp_path / "gens.jsonl"
+    gens.write_text(json.dumps({"id": "a", "context": ["x"], "response": "y", "reference": "z"}) + "\n{oops\n")
+    assert main(["epitome", "predict", str(gens), "--instrument", str(tmp_path / "none")]) == 2
+    assert f"{gens}, line 2: invalid JSON" in capsys.readouterr().err
+    gens.write_text(json.dumps({"id": "a", "context": "x", "response": "y", "reference": "z"}) + "\n")
+    assert main(["epitome", "predict", str(gens)]) == 2
+    assert "line 1: context must be a list of strings" in capsys.readouterr().err
+    gens.write_text(json.dumps({"id": "a", "context": ["x"], "response": "y", "reference": "z"}) + "\n")
+    assert main(["epitome", "predict", str(gens), "--backbone", "tiny-bert", "--instrument", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err
+    assert "no trained EPITOME classifier" in err and "empathy-harness epitome train --backbone tiny-bert" in err

@@ -1,0 +1,123 @@
+"""DIFF-EPITOME, mean levels and Emp-F1 from hand-made level vectors (no model)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from harness.metrics import base, diff_epitome
+from harness.metrics.base import Item
+
+# ER: ref 0 0 1 2, gen 0 1 1 2; IP: all 2 on both sides; EX: ref 0 0 0 0, gen 2 0 0 0
+GEN = {"ER": [0, 1, 1, 2], "IP": [2, 2, 2, 2], "EX": [2, 0, 0, 0]}
+REF = {"ER": [0, 0, 1, 2], "IP": [2, 2, 2, 2], "EX": [0, 0, 0, 0]}
+
+
+def test_diffs_and_levels_by_hand():
+    s = diff_epitome.scores_from_levels(GEN, REF)
+    pe = s.per_example
+    assert pe["diff_er"] == [0.0, 1.0, 0.0, 0.0]
+    assert pe["diff_ip"] == [0.0, 0.0, 0.0, 0.0]
+    assert pe["diff_ex"] == [4.0, 0.0, 0.0, 0.0]
+    assert pe["diff_epitome"] == pytest.approx([4 / 3, 1 / 3, 0.0, 0.0])
+    assert pe["level_er"] == [0.0, 1.0, 1.0, 2.0]
+    assert pe["ref_level_ex"] == [0.0, 0.0, 0.0, 0.0]
+    # the summary mean of diff_epitome is the mean of the three mechanism means
+    assert base.mean(pe["diff_epitome"]) == pytest.approx((0.25 + 0.0 + 1.0) / 3)
+
+
+def test_emp_f1_by_hand():
+    # ER, classes weighted by reference support: level 0 (support 2): P 1, R 1/2 -> F1 2/3;
+    # level 1 (support 1): P 1/2, R 1 -> 2/3; level 2 (support 1): 1. Weighted: (2*2/3 + 2/3 + 1)/4 = 3/4.
+    # IP: every level right -> 1. EX: level 0 (support 4): P 1, R 3/4 -> 6/7; level 2 has no support.
+    s = diff_epitome.scores_from_levels(GEN, REF)
+    assert s.corpus["emp_f1_er"] == pytest.approx(75.0)
+    assert s.corpus["emp_f1_ip"] == pytest.approx(100.0)
+    assert s.corpus["emp_f1_ex"] == pytest.approx(600 / 7)
+    assert s.corpus["emp_f1"] == pytest.approx(100 * (0.75 + 1 + 6 / 7) / 3)
+
+
+def test_identical_levels_give_zero_diff_and_full_emp_f1():
+    s = diff_epitome.scores_from_levels(REF, REF)
+    assert all(v == 0.0 for v in s.per_example["diff_epitome"])
+    assert s.corpus["emp_f1"] == pytest.approx(100.0)
+
+
+def test_no_items():
+    s = diff_epitome.scores_from_levels({m: [] for m in "ER IP EX".split()}, {m: [] for m in "ER IP EX".split()})
+    assert s.per_example["diff_epitome"] == [] and math.isnan(s.corpus["emp_f1"])
+
+
+class FakeInstrument:
+    """Levels looked up by response text; counts what it is asked to classify."""
+
+    id = "f" * 64
+
+    def __init__(self, table):
+        self.table = table
+        self.calls = []
+
+    def levels(self, seekers, responses, mechanisms=("ER", "IP", "EX"), batch_size=64):
+        self.calls.append(list(responses))
+        return {m: [self.table[r][i] for r in responses] for i, m in enumerate(("ER", "IP", "EX"))}
+
+    def describe(self):
+        return {"kind": "epitome", "backbone": "fake", "instrument_id": self.id}
+
+
+TABLE = {
+    "so sorry, how are you?": (1, 0, 2),
+    "": (0, 0, 0),
+    "ok": (0, 0, 0),
+    "that must hurt.": (2, 2, 0),
+    "i understand, hugs": (1, 2, 0),
+}
+
+
+@pytest.fixture
+def scorer(monkeypatch, tmp_path):
+    monkeypatch.setenv("EMPATHY_HARNESS_CACHE", str(tmp_path))
+    monkeypatch.setattr(base, "_INSTANCES", {})
+    fake = FakeInstrument(TABLE)
+    monkeypatch.setattr(diff_epitome.EpitomeScorer, "_load", lambda self: fake)
+    return fake
+
+
+def items(responses):
+    refs = ["that must hurt.", "i understand, hugs", "that must hurt."]
+    return [Item(str(i), ("i lost my dog",), r, refs[i]) for i, r in enumerate(responses)]
+
+
+def test_scorer_through_the_suite(scorer):
+    result = base.score(items(["so sorry, how are you?", "", "that must hurt."]), ["epitome"])
+    # gen ER 1 0 2 / ref 2 1 2 -> diffs 1 1 0; IP gen 0 0 2 / ref 2 2 2 -> 4 4 0; EX gen 2 0 0 / ref 0 0 0 -> 4 0 0
+    assert [row["diff_er"] for row in result.per_example] == [1.0, 1.0, 0.0]
+    assert [row["diff_ip"] for row in result.per_example] == [4.0, 4.0, 0.0]
+    assert [row["diff_ex"] for row in result.per_example] == [4.0, 0.0, 0.0]
+    assert result.summary["diff_epitome"] == pytest.approx((2 / 3 + 8 / 3 + 4 / 3) / 3)
+    assert result.summary["level_er"] == pytest.approx(1.0)
+    assert result.summary["ref_level_er"] == pytest.approx(5 / 3)
+    assert result.instruments["epitome"]["backbone"] == "fake"
+    assert result.outputs["diff_epitome"].higher_is_better is False
+    assert result.outputs["emp_f1"].level == base.CORPUS
+
+
+def test_reference_levels_are_classified_once_per_test_set(scorer, monkeypatch):
+    base.score(items(["ok", "ok", "ok"]), ["epitome"])
+    assert len(scorer.calls[-1]) == 6  # responses and references together
+    # a new process (empty memory) still finds the references' levels on disk
+    monkeypatch.setattr(base, "_INSTANCES", {})
+    second = base.score(items(["so sorry, how are you?", "", "ok"]), ["epitome"])
+    assert scorer.calls[-1] == ["so sorry, how are you?", "", "ok"]
+    assert [row["ref_level_ip"] for row in second.per_example] == [2.0, 2.0, 2.0]
+
+
+def test_emp_f1_recomputed_from_score_rows_without_the_model():
+    from harness.metrics.diff_epitome import EpitomeScorer, scores_from_levels
+
+    generated = {"ER": [0, 1, 2, 0], "IP": [2, 2, 0, 0], "EX": [0, 0, 0, 1]}
+    reference = {"ER": [0, 1, 1, 0], "IP": [2, 0, 0, 0], "EX": [0, 0, 1, 1]}
+    direct = scores_from_levels(generated, reference)
+    rows = [{key: values[i] for key, values in direct.per_example.items()} for i in range(4)]
+    assert EpitomeScorer.corpus_from_rows(None, rows) == direct.corpus

@@ -1,0 +1,52 @@
+"""Which backbone an instrument uses, and where it lives: chosen explicitly, never silently."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.epitome import store
+
+
+@pytest.fixture
+def online(monkeypatch):
+    for name in ("EMPATHY_HARNESS_OFFLINE", "HF_HUB_OFFLINE", "EMPATHY_HARNESS_EPITOME_BACKBONE"):
+        monkeypatch.delenv(name, raising=False)
+    probe = store.hub_problem
+    probe.cache_clear()
+    yield monkeypatch
+    probe.cache_clear()
+
+
+def test_roberta_base_where_the_hub_answers(online):
+    online.setattr(store, "hub_problem", lambda model: None)
+    choice = store.choose_backbone()
+    assert choice.name == "roberta-base" and "hub can be reached" in choice.reason
+
+
+def test_minilm_when_the_hub_cannot_be_reached_and_why(online):
+    online.setattr(store, "hub_problem", lambda model: "ConnectionError: no route")
+    choice = store.choose_backbone()
+    assert choice.name == "all-minilm-l6-v2"
+    assert choice.describe() == ("EPITOME instrument backbone: all-minilm-l6-v2 "
+                                 "(the model hub cannot be reached: ConnectionError: no route)")
+
+
+def test_explicit_and_environment_choices_win(online):
+    online.setattr(store, "hub_problem", lambda model: pytest.fail("no hub look-up when the choice is given"))
+    assert store.choose_backbone("tiny-bert") == store.BackboneChoice("tiny-bert", "requested")
+    online.setenv("EMPATHY_HARNESS_EPITOME_BACKBONE", "all-minilm-l6-v2")
+    assert store.choose_backbone().name == "all-minilm-l6-v2"
+    online.setenv("EMPATHY_HARNESS_OFFLINE", "1")
+    online.delenv("EMPATHY_HARNESS_EPITOME_BACKBONE")
+    assert store.choose_backbone().reason.startswith("offline")
+
+
+def test_backbone_folders(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMPATHY_HARNESS_CACHE", str(tmp_path))
+    assert store.default_dir("roberta-base") == tmp_path / "epitome" / "roberta-base"
+    assert store.backbone_slug("org/model") == "org--model"
+    local = tmp_path / "my encoder"
+    local.mkdir()
+    slug = store.backbone_slug(str(local))
+    assert slug.startswith("my-encoder-") and len(slug) == len("my-encoder-") + 8
+    assert store.missing_mechanisms(tmp_path / "nothing") == ["ER", "IP", "EX"]
