@@ -13,7 +13,7 @@ import sys
 from harness import __version__
 from harness.errors import HarnessError
 
-COMMANDS = ["data", "demo"]
+COMMANDS = ["data", "demo", "train"]
 
 
 def build_parser() -> argparse.ArgumentParser:
