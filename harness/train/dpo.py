@@ -179,7 +179,7 @@ def train_dpo(recipe: Recipe, sft_dir: Path, output: Path, seed: int, callbacks:
                     "base_model_name_or_path": adapter_config.get("base_model_name_or_path"),
                 },
                 "reference_model": "the SFT model: base + the SFT adapter (trl's frozen 'ref' copy of it)",
-                "recipe_sha256": recipe.fingerprint(seed, "dpo"),
+                "recipe_file": {"path": str(recipe.path.resolve()), "sha256": _sha256(recipe.path)},
                 "data": {
                     "source": source,
                     "split": recipe.dpo_data.split,

@@ -109,11 +109,20 @@ class Recipe:
         }
 
     def fingerprint(self, seed: int, stage: str, extra: dict | None = None) -> str:
-        """A hash of everything that decides a run: a folder holding a partial run with a
-        different fingerprint is not resumed."""
-        payload = {"stage": stage, **self.resolved(seed), **(extra or {})}
-        payload.pop("recipe_file")
-        payload.pop("description")
+        """A hash of everything that decides one stage's run (DPO settings do not touch an
+        SFT run, and the DPO adapter starts from the SFT folder, named in `extra`): a
+        folder holding a partial run with another fingerprint is not resumed."""
+        resolved = self.resolved(seed)
+        data = dict(resolved["data"])
+        if stage == "sft":
+            data.pop("dpo")
+            if self.heldout.split != self.sft_data.split:  # the held-out set only matters when excluded
+                data.pop("heldout")
+            payload = {"lora": resolved["lora"], "sft": resolved["sft"]}
+        else:
+            data.pop("sft")
+            payload = {"dpo": resolved["dpo"]}
+        payload.update({"stage": stage, "base_model": self.base_model, "seed": seed, "data": data, **(extra or {})})
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
     def sft_config(self, output_dir: str | Path, seed: int, *, check_only: bool = False):

@@ -75,7 +75,7 @@ def train_sft(recipe: Recipe, output: Path, seed: int, callbacks: Sequence = ())
             {
                 "base_model": recipe.base_model,
                 "base_model_path": base,
-                "recipe_sha256": recipe.fingerprint(seed, "sft"),
+                "recipe_file": {"path": str(recipe.path.resolve()), "sha256": _sha256(recipe.path)},
                 "data": {
                     "source": source,
                     "split": recipe.sft_data.split,
@@ -96,6 +96,12 @@ def train_sft(recipe: Recipe, output: Path, seed: int, callbacks: Sequence = ())
 
 def eval_model_args(base: str, adapter: Path) -> str:
     return f"pretrained={base},peft={Path(adapter).resolve()}"
+
+
+def _sha256(path: Path) -> str:
+    from harness.resources import sha256_of
+
+    return sha256_of(path)
 
 
 def _last(history: list[dict], key: str):

@@ -116,3 +116,15 @@ def test_cli_missing_recipe_exits_2_naming_the_file(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"{missing}: recipe file not found" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_stage_fingerprint_covers_only_what_decides_that_stage(tmp_path):
+    tiny = load_recipe("tiny")
+    dpo_changed = load_recipe(write(tmp_path, lambda r: r["dpo"].update({"beta": 0.5})))
+    assert dpo_changed.fingerprint(0, "sft") == tiny.fingerprint(0, "sft")
+    assert dpo_changed.fingerprint(0, "dpo") != tiny.fingerprint(0, "dpo")
+    sft_changed = load_recipe(write(tmp_path, lambda r: r["lora"].update({"r": 8})))
+    assert sft_changed.fingerprint(0, "sft") != tiny.fingerprint(0, "sft")
+    assert sft_changed.fingerprint(0, "dpo") == tiny.fingerprint(0, "dpo")  # the SFT adapter's hash covers it
+    assert tiny.fingerprint(0, "sft") != tiny.fingerprint(1, "sft")
+    assert tiny.fingerprint(0, "dpo", {"sft_adapter_sha256": "a"}) != tiny.fingerprint(0, "dpo", {"sft_adapter_sha256": "b"})
