@@ -86,6 +86,8 @@ class RunFolder:
         self.state.update({"complete": True, "finished": now()})
         # the session that finished the run; earlier, interrupted sessions are listed in "resumed"
         self.state["wall_seconds"] = round(time.time() - self.state.pop("_start_time", time.time()), 1)
+        # CPU time of all threads: on a shared machine wall time says more about the neighbours
+        self.state["cpu_seconds"] = round(time.process_time() - self.state.pop("_start_cpu", 0.0), 1)
         write_json(self.path / STATE, self.state)
 
 
@@ -113,7 +115,7 @@ def open_run(
         if state.get("complete"):
             return RunFolder(path, stage, fingerprint, True, None, state)
         last = get_last_checkpoint(str(path / "checkpoints")) if (path / "checkpoints").is_dir() else None
-        state["_start_time"] = time.time()
+        state["_start_time"], state["_start_cpu"] = time.time(), time.process_time()
         if write:
             state.setdefault("resumed", []).append({"at": now(), "checkpoint": last})
             write_json(state_file, {k: v for k, v in state.items() if not k.startswith("_")})
@@ -133,7 +135,7 @@ def open_run(
         "versions": versions(),
     }
     write_json(state_file, state)
-    state["_start_time"] = time.time()
+    state["_start_time"], state["_start_cpu"] = time.time(), time.process_time()
     return RunFolder(path, stage, fingerprint, False, None, state)
 
 

@@ -53,7 +53,8 @@ def main(quick: bool) -> None:
                          f"{dpo_state['data']['pairs_per_epoch']} pairs x {epochs} epochs"))
         heldout = dpo_state["heldout_per_epoch"]
         rows.append({"stage": "total", "seconds": round(sft_seconds + dpo_seconds, 1),
-                     "minutes": round((sft_seconds + dpo_seconds) / 60, 1)})
+                     "minutes": round((sft_seconds + dpo_seconds) / 60, 1),
+                     "cpu seconds": round(sft_state["cpu_seconds"] + dpo_state["cpu_seconds"], 1)})
 
     notes = [
         f"recipe {RECIPE}{' (quick: 16 dialogues, 16 pairs x 1 epoch, 16 held-out pairs)' if quick else ''}, "
@@ -64,10 +65,13 @@ def main(quick: bool) -> None:
         + "; ".join(f"{r['epoch']:g}: {r['reward_accuracy']:.3f} / {r['reward_margin']:.3f}" for r in heldout),
         f"peak RSS {max_rss_mib():.0f} MiB",
     ]
-    write_report("train", ["stage", "data", "steps", "seconds", "minutes", "s/step"], rows, notes)
+    notes.append("cpu seconds: CPU time of all threads (user + system); on a shared machine the wall time "
+                 "depends on the neighbours, the CPU time much less")
+    write_report("train", ["stage", "data", "steps", "seconds", "minutes", "s/step", "cpu seconds"], rows, notes)
 
 
 def _row(stage: str, state: dict, seconds: float, data: str) -> dict:
     steps = state["steps"]
     return {"stage": stage, "data": data, "steps": steps, "seconds": round(seconds, 1),
-            "minutes": round(seconds / 60, 1), "s/step": round(seconds / max(steps, 1), 1)}
+            "minutes": round(seconds / 60, 1), "s/step": round(seconds / max(steps, 1), 1),
+            "cpu seconds": state["cpu_seconds"]}

@@ -14,7 +14,7 @@ from transformers import TrainerCallback
 from harness.cli import main
 from harness.train import dpo as dpo_module
 from harness.train import sft as sft_module
-from harness.train.recipe import load_recipe
+from harness.train.recipe import load_recipe, recipes_dir
 from tests.train_data import write_release
 
 pytestmark = pytest.mark.slow
@@ -103,6 +103,8 @@ def test_sft_folder_holds_adapter_recipe_provenance_and_curve(trained, release):
 
     assert state["data"]["source"]["sha256"] == sha256_of(release)
     assert {"torch", "transformers", "trl", "peft"} <= set(state["versions"])
+    assert state["wall_seconds"] > 0 and state["cpu_seconds"] > 0
+    assert state["recipe_file"]["sha256"] == sha256_of(recipes_dir() / "tiny.yaml")
     assert state["evaluate_with"].startswith("pretrained=") and f"peft={folder.resolve()}" in state["evaluate_with"]
     resolved = yaml.safe_load((folder / "recipe.yaml").read_text())
     assert resolved["seed"] == 0 and resolved["lora"]["r"] == 4 and resolved["sft"]["learning_rate"] == 1e-3
