@@ -30,16 +30,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--output", default="reports/demo", help="where the run folders, leaderboard.md and figures go")
     parser.add_argument("--model-args", default=f"pretrained={DEFAULT_MODEL}",
                         help="another model instead of the embedded default (lm-eval hf model arguments)")
-    parser.add_argument("--batch-size", type=int, default=16, help="generation batch size (default 16)")
+    parser.add_argument("--batch-size", type=int, help="generation batch size (default: as eval, 64 on CPU)")
     parser.add_argument("--gen-kwargs", help="override generation arguments, e.g. max_gen_toks=64 (default: the task's)")
     instruments.add_options(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.cli.eval import cpu_threads_yield, quiet_logs
+    from harness.cli.eval import quiet_logs
+    from harness.cpu import openmp_wait_policy
 
-    cpu_threads_yield()
+    openmp_wait_policy()
     from lm_eval.utils import simple_parse_args_string
 
     from harness.lmeval import suite
@@ -114,7 +115,7 @@ def build_report(runs: list[Path], output: Path) -> str:
     from harness.leaderboard.write import write_leaderboard
 
     loaded = [load_run(run) for run in runs]
-    settings = Settings(corpus_resamples=100, corpus_budget=60.0)
+    settings = Settings(corpus_resamples=100, corpus_budget=15.0)  # a demo: the tries resample slowly
     text, _ = write_leaderboard(loaded, output / "leaderboard.md", settings, reference="human",
                                 figures=output / "figures")
     return text

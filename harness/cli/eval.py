@@ -8,6 +8,7 @@ import os
 import sys
 
 from harness.cli import instruments
+from harness.cpu import openmp_wait_policy
 from harness.errors import HarnessError
 
 MODELS = ("hf", "vllm", "human", "opposite-emotion")
@@ -32,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--output", help="the run folder to write (default reports/runs/<model name>)")
     parser.add_argument("--seed", type=int, help="one seed for python, numpy, torch and few-shot sampling "
                         "(default: lm-eval's 0/1234/1234/1234)")
-    parser.add_argument("--batch-size", help="batch size, or auto (default: 16 on hf, auto on vllm)")
+    parser.add_argument("--batch-size", help="batch size, or auto (default on hf: 64 on CPU, 16 on GPUs; on vllm: auto)")
     parser.add_argument("--likelihood-batch-size", help="hf: batch size for scoring choices (MMLU), default 2 on "
                         "CPU (full-vocabulary log-probabilities of long prompts are large), else --batch-size")
     parser.add_argument("--device", help="cpu, cuda, cuda:1... (default: cuda when available)")
@@ -51,21 +52,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    cpu_threads_yield()
+    openmp_wait_policy()
     from harness.runs.evaluate import request_from_cli, run as evaluate
 
     quiet_logs(args.verbose)
     instruments.apply(args)
     evaluate(request_from_cli(args, sys.argv))
     return 0
-
-
-def cpu_threads_yield() -> None:
-    """OpenMP threads that spin while waiting make CPU generation many times slower when
-    the cores are shared (tests/benchmarks/bench_eval.py); let them sleep instead, unless
-    OMP_WAIT_POLICY is set. OpenMP reads it once, when torch loads, so this runs first."""
-    if "torch" not in sys.modules:
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def quiet_logs(verbose: bool) -> None:

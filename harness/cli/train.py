@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from harness.cpu import openmp_wait_policy
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -37,17 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     merge.set_defaults(func=run_merge)
 
 
-def cpu_threads_yield() -> None:
-    """OpenMP threads that spin while they wait make CPU training about twice slower when
-    the cores are shared (measured on SmolLM2: one LoRA step 24 s spinning, 12.5 s
-    sleeping); let them sleep unless OMP_WAIT_POLICY is set. OpenMP reads the variable
-    once, when torch loads, so this runs before any torch import."""
-    if "torch" not in sys.modules:
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
 def _runs(args: argparse.Namespace, stage: str):
-    cpu_threads_yield()
+    openmp_wait_policy()
     from harness.train.recipe import load_recipe
 
     recipe = load_recipe(args.recipe)
@@ -83,7 +76,7 @@ def run_dpo(args: argparse.Namespace) -> int:
 
 
 def run_merge(args: argparse.Namespace) -> int:
-    cpu_threads_yield()
+    openmp_wait_policy()
     from harness.train.merge import merge
 
     output = merge(args.folder, args.output)

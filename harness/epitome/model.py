@@ -5,7 +5,8 @@ The response's token states attend to the seeker's (single-head attention), and 
 result is added back residually through dropout. A level head reads the first token
 (dropout, dense, ReLU, dropout, 3 classes); a rationale head labels every response token
 (dropout, 2 classes). Loss = 1.0 x level CE + 0.5 x rationale CE over the response's
-real tokens. Details follow the reference code (behavioral-data/Empathy-Mental-Health,
+real tokens. `level_offsets` (a saved buffer, zero while training) is added to the level
+logits: a recipe may fit it on the validation part after training (see training.py). Details follow the reference code (behavioral-data/Empathy-Mental-Health,
 src/models/models.py), with one change: the attention ignores the seeker's padding, so a
 pair's level does not depend on how long the other pairs in its batch are.
 """
@@ -78,6 +79,7 @@ class EpitomeBiEncoder(nn.Module):
         self.rationale_head = nn.Linear(hidden, NUM_RATIONALE_LABELS)
         for module in (self.attention, self.level_head, self.rationale_head):
             module.apply(_init_linear)
+        self.register_buffer("level_offsets", torch.zeros(NUM_LEVELS))
 
     @classmethod
     def from_backbone(cls, path: str, dropout: float = 0.1) -> "EpitomeBiEncoder":
@@ -114,7 +116,7 @@ class EpitomeBiEncoder(nn.Module):
             seeker_states = self.encode_seeker(seeker_ids, seeker_mask)
         response = self.response_encoder(input_ids=response_ids, attention_mask=response_mask).last_hidden_state
         response = response + self.dropout(self.attention(response, seeker_states, seeker_mask))
-        level_logits = self.level_head(response[:, 0, :])
+        level_logits = self.level_head(response[:, 0, :]) + self.level_offsets
         rationale_logits = self.rationale_head(self.dropout(response))
         out = EpitomeOutput(level_logits, rationale_logits)
         if levels is not None and rationales is not None:

@@ -63,6 +63,7 @@ class Instrument:
             "split_seed": first["split"]["seed"],
             "split_proportions": first["split"]["proportions"],
             "max_length": first["recipe"]["max_length"],
+            "level_offsets": {m: c.manifest.get("level_offsets", [0.0, 0.0, 0.0]) for m, c in self.classifiers.items()},
             "held_out": {m: {k: c.manifest["test"][k] for k in ("accuracy", "macro_f1")}
                          for m, c in self.classifiers.items()},
             "versions": first["versions"],

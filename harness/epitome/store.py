@@ -29,7 +29,7 @@ ONLINE_DEFAULT = "roberta-base"
 OFFLINE_DEFAULT = "all-minilm-l6-v2"
 MANIFEST = "manifest.json"
 WEIGHTS = "model.safetensors"
-FORMAT = "empathy-harness-epitome/1"
+FORMAT = "empathy-harness-epitome/2"  # 2: level_offsets in the weights
 
 
 class InstrumentMissing(HarnessError):

@@ -17,7 +17,7 @@ import torch
 
 from harness.epitome import features
 from harness.epitome.data import LEVELS, Pair
-from harness.epitome.model import EpitomeBiEncoder
+from harness.epitome.model import NUM_LEVELS, EpitomeBiEncoder
 from harness.epitome.recipes import Recipe
 
 
@@ -33,6 +33,7 @@ class TrainResult:
     cpu_seconds: float = 0.0
     unmatched_rationales: int = 0
     sizes: dict = field(default_factory=dict)
+    validation_before_offsets: dict | None = None  # validation scores before the level offsets were fitted
 
 
 def level_scores(gold: Sequence[int], predicted: Sequence[int]) -> dict:
@@ -154,6 +155,15 @@ def train_classifier(
 
     model.load_state_dict(best_state)
     model.eval()
+    before_offsets = None
+    if recipe.level_offsets == "macro_f1":
+        logits = predict_logits(model, encoded["validation"], pad_id, seeker_states)
+        before_offsets = level_scores(encoded["validation"].levels, logits.argmax(dim=-1).tolist())
+        model.level_offsets.copy_(torch.tensor(fit_level_offsets(logits, encoded["validation"].levels)))
+    elif recipe.level_offsets != "none":
+        from harness.errors import HarnessError
+
+        raise HarnessError(f"level_offsets must be none or macro_f1, not {recipe.level_offsets!r}")
     validation = level_scores(encoded["validation"].levels,
                               predict_encoded(model, encoded["validation"], pad_id, seeker_states))
     test = level_scores(encoded["test"].levels, predict_encoded(model, encoded["test"], pad_id, seeker_states))
@@ -161,7 +171,7 @@ def train_classifier(
         model=model, tokenizer=tokenizer, best_epoch=best_epoch, history=history, validation=validation,
         test=test, seconds=time.perf_counter() - start, cpu_seconds=time.process_time() - cpu_start,
         unmatched_rationales=sum(e.unmatched_rationales for e in encoded.values()),
-        sizes={name: len(e) for name, e in encoded.items()},
+        sizes={name: len(e) for name, e in encoded.items()}, validation_before_offsets=before_offsets,
     )
 
 
@@ -201,24 +211,57 @@ def _forward(model, data: features.Encoded, idx, pad_id, seeker_states, recipe, 
 
 
 @torch.no_grad()
-def predict_encoded(model: EpitomeBiEncoder, data: features.Encoded, pad_id: int,
-                    seeker_states: SeekerStates | None = None, batch_size: int = 64) -> list[int]:
+def predict_logits(model: EpitomeBiEncoder, data: features.Encoded, pad_id: int,
+                   seeker_states: SeekerStates | None = None, batch_size: int = 64) -> torch.Tensor:
+    """Level logits (offsets included), one row per pair, in the data's order."""
     was_training = model.training
     model.eval()
-    predicted = [0] * len(data)
+    logits = torch.zeros(len(data), NUM_LEVELS)
     for idx in features.length_batches([len(r) for r in data.response_ids], batch_size):
         response_ids, response_mask = features.pad([data.response_ids[i] for i in idx], pad_id)
         seeker_rows = [data.seeker_ids[i] for i in idx]
         if seeker_states is not None:
             states, seeker_mask = seeker_states.batch(seeker_rows)
-            logits = model(None, seeker_mask, response_ids, response_mask, seeker_states=states).level_logits
+            out = model(None, seeker_mask, response_ids, response_mask, seeker_states=states)
         else:
             seeker_ids, seeker_mask = features.pad(seeker_rows, pad_id)
-            logits = model(seeker_ids, seeker_mask, response_ids, response_mask).level_logits
-        for i, level in zip(idx, logits.argmax(dim=-1).tolist()):
-            predicted[i] = level
+            out = model(seeker_ids, seeker_mask, response_ids, response_mask)
+        logits[torch.tensor(idx)] = out.level_logits.float()
     model.train(was_training)
-    return predicted
+    return logits
+
+
+def predict_encoded(model: EpitomeBiEncoder, data: features.Encoded, pad_id: int,
+                    seeker_states: SeekerStates | None = None, batch_size: int = 64) -> list[int]:
+    return predict_logits(model, data, pad_id, seeker_states, batch_size).argmax(dim=-1).tolist()
+
+
+OFFSET_GRID = [round(-3.0 + 0.1 * i, 1) for i in range(61)]
+
+
+def fit_level_offsets(logits: torch.Tensor, gold: Sequence[int], grid: Sequence[float] = OFFSET_GRID) -> list[float]:
+    """Offsets (0, b1, b2) added to the level logits that maximise macro-F1 on (logits,
+    gold), b1 and b2 searched on `grid`; among equally good offsets the smallest (L2) wins,
+    so offsets that change nothing stay zero."""
+    import numpy as np
+
+    values = np.asarray(grid, dtype=np.float64)
+    b1, b2 = (a.ravel() for a in np.meshgrid(values, values, indexing="ij"))
+    offsets = np.stack([np.zeros_like(b1), b1, b2], axis=1)  # (k, 3)
+    scores = logits.double().numpy()[None, :, :] + offsets[:, None, :]  # (k, n, 3)
+    predicted = scores.argmax(axis=2)
+    gold_arr = np.asarray(gold)[None, :]
+    f1 = np.zeros(len(offsets))
+    for level in LEVELS:
+        tp = ((predicted == level) & (gold_arr == level)).sum(axis=1)
+        fp = ((predicted == level) & (gold_arr != level)).sum(axis=1)
+        fn = ((predicted != level) & (gold_arr == level)).sum(axis=1)
+        denominator = 2 * tp + fp + fn
+        f1 += np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), 0.0)
+    macro = np.round(f1 / len(LEVELS), 12)
+    best = np.flatnonzero(macro == macro.max())
+    chosen = best[np.argmin((offsets[best] ** 2).sum(axis=1))]
+    return [float(x) for x in offsets[chosen]]
 
 
 def _class_weights(levels: Sequence[int], scheme: str) -> torch.Tensor | None:
@@ -287,7 +330,10 @@ def train_instrument(
                          "seconds": round(result.seconds, 1), "cpu_seconds": round(result.cpu_seconds, 1),
                          "torch_threads": torch.get_num_threads(), "load_1min": round(os.getloadavg()[0], 2),
                          "rationales_not_found": result.unmatched_rationales},
+            "level_offsets": result.model.level_offsets.tolist(),
             "validation": result.validation,
+            **({"validation_before_offsets": result.validation_before_offsets}
+               if result.validation_before_offsets else {}),
             "test": result.test,
             "versions": store.package_versions(),
             "created": store.now(),

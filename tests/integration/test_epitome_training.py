@@ -64,14 +64,20 @@ def test_training_fits_a_small_set(overfit):
 
 @pytest.mark.slow
 def test_save_load_round_trip_predicts_the_same(overfit, tmp_path):
-    pairs, result = overfit
+    import copy
+
     from harness.epitome import features
     from harness.epitome.training import predict_encoded
 
+    pairs, result = overfit
+    result = copy.copy(result)
+    result.model = copy.deepcopy(result.model)
+    result.model.level_offsets.copy_(torch.tensor([0.0, 0.7, -0.4]))  # saved with the weights
     folder = store.save_classifier(result.model, result.tokenizer, _manifest(result), tmp_path / "ER")
     model, tokenizer, manifest = store.load_classifier(folder)
     enc = features.encode_pairs(tokenizer, pairs, 64)
     pad = tokenizer.pad_token_id
+    assert model.level_offsets.tolist() == result.model.level_offsets.tolist()
     assert predict_encoded(model, enc, pad) == predict_encoded(result.model, enc, pad)
     ids, mask = features.pad(enc.seeker_ids, pad)
     rids, rmask = features.pad(enc.response_ids, pad)
@@ -208,3 +214,14 @@ def test_cli_predict_bad_line_and_missing_instrument(tmp_path, capsys):
     assert main(["epitome", "predict", str(gens), "--backbone", "tiny-bert", "--instrument", str(tmp_path / "none")]) == 2
     err = capsys.readouterr().err
     assert "no trained EPITOME classifier" in err and "empathy-harness epitome train --backbone tiny-bert" in err
+
+
+@pytest.mark.slow
+def test_level_offsets_fitted_on_validation_never_lower_its_macro_f1():
+    pairs = make_pairs(18, seed=5)
+    recipe = recipe_for("tiny-bert").updated(epochs=3, level_offsets="macro_f1")
+    result = train_classifier(resolve_model("tiny-bert"), recipe,
+                              {"train": pairs[:12], "validation": pairs[12:], "test": pairs[12:]}, progress=False)
+    assert result.validation_before_offsets is not None
+    assert result.validation["macro_f1"] >= result.validation_before_offsets["macro_f1"]
+    assert result.model.level_offsets[0].item() == 0.0
