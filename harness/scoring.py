@@ -22,6 +22,7 @@ from typing import Iterable, Iterator, Sequence
 
 from harness import __version__, resources
 from harness.errors import HarnessError
+from harness.folders import replace_folder
 from harness.generations import Generations, read_generations, write_jsonl
 from harness.metrics import base, tokenize
 from harness.metrics.base import Item, ScoreResult
@@ -112,9 +113,7 @@ def write_scored_folder(folder: str | os.PathLike, result: ScoreResult, provenan
     try:
         write_scored_files(staging, result, provenance_info)
         os.chmod(staging, 0o755)
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(staging, folder)
+        replace_folder(staging, folder)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

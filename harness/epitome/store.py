@@ -129,6 +129,7 @@ def save_classifier(model, tokenizer, manifest: dict, target: Path) -> Path:
     """Write one mechanism's classifier to `target` (replacing what was there) in one rename."""
     from safetensors.torch import save_model
 
+    from harness.folders import replace_folder
     from harness.resources import sha256_of
 
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -139,13 +140,7 @@ def save_classifier(model, tokenizer, manifest: dict, target: Path) -> Path:
         tokenizer.save_pretrained(str(tmp))
         manifest = {**manifest, "weights_sha256": sha256_of(tmp / WEIGHTS)}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        old = None
-        if target.exists():
-            old = target.parent / f".{target.name}-old-{os.getpid()}"
-            os.replace(target, old)
-        os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        replace_folder(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target

@@ -22,6 +22,7 @@ from typing import Iterable
 
 from harness import __version__
 from harness.errors import HarnessError
+from harness.folders import replace_folder
 from harness.lmeval import ed, suite
 from harness.lmeval.taskdir import ED_KIND
 from harness.metrics.base import Item
@@ -45,13 +46,7 @@ def prepare_output(output: Path) -> Path:
 
 def publish(staging: Path, output: Path) -> None:
     """Move the finished run folder into place (an older run there is removed)."""
-    old = None
-    if output.exists():
-        old = output.parent / f".{output.name}.old-{os.getpid()}"
-        os.replace(output, old)
-    os.replace(staging, output)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    replace_folder(staging, output)
 
 
 def units(results: dict) -> dict[str, list[str]]:
