@@ -155,11 +155,16 @@ def build_lm(backend: str, model_args: dict, request: EvalRequest):
     if size is not None and size != lm.batch_size:
         _score_in_batches_of(lm, size)
     if device == "cpu":
-        # A preallocated KV cache: the default one grows by concatenation at every new
-        # token, about a third of a decoding step on CPU; the tokens are the same.
-        model = lm.model.get_base_model() if hasattr(lm.model, "get_base_model") else lm.model
-        model.generation_config.cache_implementation = "static"
+        use_static_cache(lm)
     return lm
+
+
+def use_static_cache(lm) -> None:
+    """Generate with a preallocated KV cache: the default one grows by concatenation at
+    every new token, about a third of a decoding step on CPU (tests/benchmarks/bench_eval.py);
+    the tokens are the same."""
+    model = lm.model.get_base_model() if hasattr(lm.model, "get_base_model") else lm.model
+    model.generation_config.cache_implementation = "static"
 
 
 def default_batch_size(device: str) -> int:

@@ -37,37 +37,41 @@ def ed_requests(lm, n: int):
     return task.instances
 
 
-def generation_row(prompts: int, batch_size: int) -> dict:
+def generation_row(prompts: int, batch_size: int, kv_cache: str) -> dict:
     """One measurement, in this process (the OpenMP settings are this process's)."""
     import torch
     from lm_eval.api.registry import get_model
 
     from harness.embedded import resolve_model
+    from harness.runs.evaluate import use_static_cache
 
     lm = get_model("hf").create_from_arg_obj({"pretrained": resolve_model("smollm2-135m-instruct")},
                                              {"batch_size": batch_size, "device": "cpu"})
+    if kv_cache == "static":
+        use_static_cache(lm)
     requests = ed_requests(lm, prompts)
     start = time.perf_counter()
     responses = lm.generate_until(requests, disable_tqdm=True)
     seconds = time.perf_counter() - start
     tokens = sum(len(lm.tok_encode(r, add_special_tokens=False)) for r in responses)
     return {
-        "measure": "generation", "batch size": batch_size, "prompts": prompts, "new tokens": tokens,
+        "measure": "generation", "batch size": batch_size, "kv cache": kv_cache, "prompts": prompts, "new tokens": tokens,
         "seconds": round(seconds, 2), "new tokens/s": round(tokens / seconds, 1),
         "threads": torch.get_num_threads(), "omp wait": os.environ.get("OMP_WAIT_POLICY", "default"),
         "load": round(os.getloadavg()[0], 2),
     }
 
 
-def generation_rows(prompts: int, configs: list[tuple[int, str]]) -> list[dict]:
-    """Each (batch size, OMP_WAIT_POLICY) in a fresh process, since OpenMP reads the policy at start."""
+def generation_rows(prompts: int, configs: list[tuple[int, str, str]]) -> list[dict]:
+    """Each (batch size, OMP_WAIT_POLICY, KV cache) in a fresh process, since OpenMP reads
+    the policy at start."""
     rows = []
-    for batch_size, policy in configs:
+    for batch_size, policy, kv_cache in configs:
         env = {**os.environ, "OMP_WAIT_POLICY": policy}
         if policy == "default":
             env.pop("OMP_WAIT_POLICY")
         proc = subprocess.run([sys.executable, "-m", "tests.benchmarks.bench_eval", "--worker", str(prompts),
-                               str(batch_size)], cwd=REPO, env=env, capture_output=True, text=True)
+                               str(batch_size), kv_cache], cwd=REPO, env=env, capture_output=True, text=True)
         if proc.returncode != 0:
             raise SystemExit(f"generation worker failed:\n{proc.stderr[-3000:]}")
         rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
@@ -104,16 +108,17 @@ def startup_rows() -> list[dict]:
 
 
 def main(quick: bool = False) -> None:
-    if quick:
-        prompts, configs = 16, [(8, "PASSIVE"), (16, "PASSIVE")]
+    if quick:  # the eval command's settings on an idle machine
+        prompts, configs = 64, [(64, "default", "static")]
     else:
         prompts = 64
-        configs = [(b, "PASSIVE") for b in (1, 4, 8, 16, 32)] + [(16, "default")]
+        configs = ([(16, "PASSIVE", "dynamic"), (16, "default", "dynamic"), (16, "default", "static")]
+                   + [(b, policy, "static") for b in (32, 64) for policy in ("default", "PASSIVE")])
     rows = generation_rows(prompts, configs) + startup_rows()
     best = max((r for r in rows if r["measure"] == "generation"), key=lambda r: r["new tokens/s"])
     write_report(
         "eval",
-        ["measure", "batch size", "omp wait", "prompts", "new tokens", "seconds", "new tokens/s", "command", "load"],
+        ["measure", "batch size", "omp wait", "kv cache", "prompts", "new tokens", "seconds", "new tokens/s", "command", "load"],
         rows,
         notes=[
             f"generation: SmolLM2-135M-Instruct (float32, CPU, {best['threads']} torch threads), the first "
@@ -121,8 +126,9 @@ def main(quick: bool = False) -> None:
             f"{best['batch size']} at {best['new tokens/s']} new tokens/s (target >= 80)",
             "start-up: one document, one new token, tiny-llama, no metrics; the stock command indexes every "
             "built-in lm-eval task, ours only the harness's task folder",
-            "omp wait: OMP_WAIT_POLICY of the worker (the eval command sets PASSIVE unless you set it: spinning "
-            "OpenMP threads are many times slower when the cores are shared)",
+            "omp wait: OMP_WAIT_POLICY of the worker (the eval command chooses PASSIVE only when the load "
+            "already fills the cores: spinning OpenMP threads are faster on idle cores, many times slower on "
+            "shared ones); kv cache: static is what the eval command uses on CPU",
             "load is the 1-minute load average when the row was measured (the machine is shared)",
         ],
     )
@@ -130,6 +136,6 @@ def main(quick: bool = False) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--worker"]:
-        print(json.dumps(generation_row(int(sys.argv[2]), int(sys.argv[3]))))
+        print(json.dumps(generation_row(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])))
     else:
         main(quick="--quick" in sys.argv)
