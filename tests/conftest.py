@@ -1,4 +1,4 @@
-"""Shared fixtures: a session cache, the offline mirror, and hand-made ED releases."""
+"""Shared fixtures: a session cache, the offline mirror, hand-made ED releases, one torch thread."""
 
 from __future__ import annotations
 
@@ -52,3 +52,16 @@ def make_release(tmp_path: Path):
         return write_ed_release(tmp_path / name, splits)
 
     return make
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models train faster on one thread: they gain nothing from a second, and on a
+    loaded machine OpenMP contention makes two threads many times slower than one.
+    Modules opt in with `pytestmark = pytest.mark.usefixtures("one_torch_thread")`."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -91,6 +91,10 @@ def train_classifier(
     """Train on parts["train"], keep the best epoch on parts["validation"], score parts["test"]."""
     from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
+    if recipe.level_offsets not in ("none", "macro_f1"):  # checked before hours of training, not after
+        from harness.errors import HarnessError
+
+        raise HarnessError(f"level_offsets must be none or macro_f1, not {recipe.level_offsets!r}")
     start, cpu_start = time.perf_counter(), time.process_time()
     torch.manual_seed(recipe.seed)
     tokenizer = AutoTokenizer.from_pretrained(backbone_path)
@@ -160,10 +164,6 @@ def train_classifier(
         logits = predict_logits(model, encoded["validation"], pad_id, seeker_states)
         before_offsets = level_scores(encoded["validation"].levels, logits.argmax(dim=-1).tolist())
         model.level_offsets.copy_(torch.tensor(fit_level_offsets(logits, encoded["validation"].levels)))
-    elif recipe.level_offsets != "none":
-        from harness.errors import HarnessError
-
-        raise HarnessError(f"level_offsets must be none or macro_f1, not {recipe.level_offsets!r}")
     validation = level_scores(encoded["validation"].levels,
                               predict_encoded(model, encoded["validation"], pad_id, seeker_states))
     test = level_scores(encoded["test"].levels, predict_encoded(model, encoded["test"], pad_id, seeker_states))

@@ -37,13 +37,7 @@ def make_pairs(n: int, seed: int) -> list[Pair]:
     return pairs
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Minute models train faster on one thread (no synchronisation between threads)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -17,19 +17,7 @@ from harness.train import sft as sft_module
 from harness.train.recipe import load_recipe, recipes_dir
 from tests.train_data import write_release
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # tiny models gain nothing from threads, and on a loaded machine OpenMP contention
-    # makes two threads ten times slower than one
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 
 
 @pytest.fixture(scope="module")
