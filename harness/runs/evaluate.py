@@ -25,6 +25,7 @@ from harness.embedded import DEFAULT_MODEL, resolve_model
 from harness.errors import HarnessError
 from harness.lmeval import taskdir
 from harness.runs import folder as run_folder
+from harness.runs.hf_generation import use_shared_prefix_generation
 from harness.runs.identity import cache_path, identity_hash, model_identity, slug
 from harness.runs.references import REFERENCES, ReferenceLM
 
@@ -154,17 +155,9 @@ def build_lm(backend: str, model_args: dict, request: EvalRequest):
     size = likelihood_batch_size(request, device)
     if size is not None and size != lm.batch_size:
         _score_in_batches_of(lm, size)
-    if device == "cpu":
-        use_static_cache(lm)
+    if getattr(lm, "backend", "causal") == "causal":
+        use_shared_prefix_generation(lm)
     return lm
-
-
-def use_static_cache(lm) -> None:
-    """Generate with a preallocated KV cache: the default one grows by concatenation at
-    every new token, about a third of a decoding step on CPU (tests/benchmarks/bench_eval.py);
-    the tokens are the same."""
-    model = lm.model.get_base_model() if hasattr(lm.model, "get_base_model") else lm.model
-    model.generation_config.cache_implementation = "static"
 
 
 def default_batch_size(device: str) -> int:

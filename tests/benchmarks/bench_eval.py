@@ -37,25 +37,36 @@ def ed_requests(lm, n: int):
     return task.instances
 
 
-def generation_row(prompts: int, batch_size: int, kv_cache: str) -> dict:
-    """One measurement, in this process (the OpenMP settings are this process's)."""
+GENERATION_MODES = ("plain", "plain+static", "shared prefix")
+
+
+def generation_row(prompts: int, batch_size: int, mode: str) -> dict:
+    """One measurement, in this process (the OpenMP settings are this process's).
+
+    plain: lm-eval's HFLM as it is (one `generate` call per batch, growing KV cache);
+    plain+static: the same with a preallocated KV cache; shared prefix: what the eval
+    command installs (harness/runs/hf_generation.py)."""
     import torch
     from lm_eval.api.registry import get_model
 
     from harness.embedded import resolve_model
-    from harness.runs.evaluate import use_static_cache
+    from harness.runs.hf_generation import use_shared_prefix_generation
 
     lm = get_model("hf").create_from_arg_obj({"pretrained": resolve_model("smollm2-135m-instruct")},
                                              {"batch_size": batch_size, "device": "cpu"})
-    if kv_cache == "static":
-        use_static_cache(lm)
+    if mode == "plain+static":
+        lm.model.generation_config.cache_implementation = "static"
+    elif mode == "shared prefix":
+        use_shared_prefix_generation(lm)
+    elif mode != "plain":
+        raise SystemExit(f"unknown generation mode {mode!r}; one of {', '.join(GENERATION_MODES)}")
     requests = ed_requests(lm, prompts)
     start = time.perf_counter()
     responses = lm.generate_until(requests, disable_tqdm=True)
     seconds = time.perf_counter() - start
     tokens = sum(len(lm.tok_encode(r, add_special_tokens=False)) for r in responses)
     return {
-        "measure": "generation", "batch size": batch_size, "kv cache": kv_cache, "prompts": prompts, "new tokens": tokens,
+        "measure": "generation", "batch size": batch_size, "generation": mode, "prompts": prompts, "new tokens": tokens,
         "seconds": round(seconds, 2), "new tokens/s": round(tokens / seconds, 1),
         "threads": torch.get_num_threads(), "omp wait": os.environ.get("OMP_WAIT_POLICY", "default"),
         "load": round(os.getloadavg()[0], 2),
@@ -63,15 +74,15 @@ def generation_row(prompts: int, batch_size: int, kv_cache: str) -> dict:
 
 
 def generation_rows(prompts: int, configs: list[tuple[int, str, str]]) -> list[dict]:
-    """Each (batch size, OMP_WAIT_POLICY, KV cache) in a fresh process, since OpenMP reads
-    the policy at start."""
+    """Each (batch size, OMP_WAIT_POLICY, generation mode) in a fresh process, since OpenMP
+    reads the policy at start."""
     rows = []
-    for batch_size, policy, kv_cache in configs:
+    for batch_size, policy, mode in configs:
         env = {**os.environ, "OMP_WAIT_POLICY": policy}
         if policy == "default":
             env.pop("OMP_WAIT_POLICY")
         proc = subprocess.run([sys.executable, "-m", "tests.benchmarks.bench_eval", "--worker", str(prompts),
-                               str(batch_size), kv_cache], cwd=REPO, env=env, capture_output=True, text=True)
+                               str(batch_size), mode], cwd=REPO, env=env, capture_output=True, text=True)
         if proc.returncode != 0:
             raise SystemExit(f"generation worker failed:\n{proc.stderr[-3000:]}")
         rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
@@ -109,16 +120,16 @@ def startup_rows() -> list[dict]:
 
 def main(quick: bool = False) -> None:
     if quick:  # the eval command's settings on an idle machine
-        prompts, configs = 64, [(64, "default", "static")]
+        prompts, configs = 64, [(64, "default", "shared prefix")]
     else:
         prompts = 64
-        configs = ([(16, "PASSIVE", "dynamic"), (16, "default", "dynamic"), (16, "default", "static")]
-                   + [(b, policy, "static") for b in (32, 64) for policy in ("default", "PASSIVE")])
+        configs = ([(b, "default", mode) for b in (16, 64) for mode in GENERATION_MODES]
+                   + [(32, "default", "shared prefix"), (64, "PASSIVE", "shared prefix")])
     rows = generation_rows(prompts, configs) + startup_rows()
     best = max((r for r in rows if r["measure"] == "generation"), key=lambda r: r["new tokens/s"])
     write_report(
         "eval",
-        ["measure", "batch size", "omp wait", "kv cache", "prompts", "new tokens", "seconds", "new tokens/s", "command", "load"],
+        ["measure", "batch size", "omp wait", "generation", "prompts", "new tokens", "seconds", "new tokens/s", "command", "load"],
         rows,
         notes=[
             f"generation: SmolLM2-135M-Instruct (float32, CPU, {best['threads']} torch threads), the first "
@@ -128,7 +139,9 @@ def main(quick: bool = False) -> None:
             "built-in lm-eval task, ours only the harness's task folder",
             "omp wait: OMP_WAIT_POLICY of the worker (the eval command chooses PASSIVE only when the load "
             "already fills the cores: spinning OpenMP threads are faster on idle cores, many times slower on "
-            "shared ones); kv cache: static is what the eval command uses on CPU",
+            "shared ones); generation: plain is lm-eval's HFLM unchanged, plain+static the same with a "
+            "preallocated KV cache, shared prefix what the eval command uses (the batch's common prompt "
+            "prefix encoded once, stopped rows dropped every 16 tokens; same tokens)",
             "load is the 1-minute load average when the row was measured (the machine is shared)",
         ],
     )

@@ -115,20 +115,21 @@ def test_reference_on_a_likelihood_task_is_refused(mirror, capsys, tmp_path):
 
 
 def _count_generate(monkeypatch, fail_after: int | None = None) -> list[int]:
-    """Count the documents each HF generate call handles; optionally fail on a later call."""
-    from lm_eval.models.huggingface import HFLM
+    """Count the documents each batch generation of the eval command handles; optionally
+    fail on a later batch."""
+    from harness.runs import hf_generation
 
     sizes: list[int] = []
-    original = getattr(HFLM._model_generate, "original", HFLM._model_generate)
+    original = getattr(hf_generation.generate_compacting, "original", hf_generation.generate_compacting)
 
-    def counted(self, context, *args, **kwargs):
+    def counted(lm, context, *args, **kwargs):
         if fail_after is not None and len(sizes) >= fail_after:
             raise KeyboardInterrupt  # what Ctrl-C raises in the middle of a run
         sizes.append(int(context.shape[0]))
-        return original(self, context, *args, **kwargs)
+        return original(lm, context, *args, **kwargs)
 
     counted.original = original
-    monkeypatch.setattr(HFLM, "_model_generate", counted)
+    monkeypatch.setattr(hf_generation, "generate_compacting", counted)
     return sizes
 
 

@@ -1,0 +1,80 @@
+"""Shared-prefix, row-dropping generation returns what lm-eval's plain HF generation returns."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.runs.hf_generation import common_prefix_length
+
+
+@pytest.mark.parametrize("rows, expected", [
+    ([[1, 2, 3], [1, 2, 4]], 2),
+    ([[1, 2, 3, 4], [1, 2, 3]], 2),  # every row keeps one token of its own
+    ([[1, 2, 3], [1, 2, 3]], 2),
+    ([[5, 2], [1, 2]], 0),
+    ([[7, 8, 9]], 2),
+    ([], 0),
+])
+def test_common_prefix_length(rows, expected):
+    assert common_prefix_length(rows) == expected
+
+
+SHARED = "You are a kind listener. Answer the speaker briefly and warmly, as a friend would do. "
+TAILS = ["I lost my job today.", "My dog is sick and I am scared", "We won!", "it rained on my wedding day and "
+         "everyone left early, I cried a lot", "hello", "I passed the exam after three tries"]
+
+
+def _lm(batch_size: int):
+    from lm_eval.api.registry import get_model
+
+    from harness.embedded import resolve_model
+
+    # the embedded model: a random tiny one repeats one token whatever its context, so it
+    # could not show a wrong position or a lost prefix
+    return get_model("hf").create_from_arg_obj({"pretrained": str(resolve_model("smollm2-135m-instruct"))},
+                                               {"batch_size": batch_size, "device": "cpu"})
+
+
+def _requests(until: list[str], max_gen_toks: int = 28):
+    from lm_eval.api.instance import Instance
+
+    return [Instance("generate_until", {}, (SHARED + tail, {"until": until, "max_gen_toks": max_gen_toks,
+                                                            "do_sample": False}), idx)
+            for idx, tail in enumerate(TAILS)]
+
+
+def _batch_sizes_seen(lm) -> list[int]:
+    seen = []
+    model = lm.model
+    original = model.generate
+
+    def generate(*args, **kwargs):
+        seen.append(kwargs["input_ids"].shape[0])
+        return original(*args, **kwargs)
+
+    model.generate = generate
+    return seen
+
+
+def test_same_text_as_plain_generation_with_stops_and_dropped_rows(one_torch_thread):
+    from harness.runs.hf_generation import use_shared_prefix_generation
+
+    plain = _lm(batch_size=len(TAILS))
+    stops = ["\n\n"]  # some rows write it at once, some later, some never
+    expected = plain.generate_until(_requests(until=stops), disable_tqdm=True)
+
+    shared = _lm(batch_size=len(TAILS))
+    use_shared_prefix_generation(shared)
+    seen = _batch_sizes_seen(shared)
+    got = shared.generate_until(_requests(until=stops), disable_tqdm=True)
+    assert got == expected
+    assert len(seen) > 1 and seen[-1] < seen[0], f"no row was dropped: batch sizes {seen}"
+
+
+def test_same_text_without_stops_and_in_small_batches(one_torch_thread):
+    from harness.runs.hf_generation import use_shared_prefix_generation
+
+    expected = _lm(batch_size=4).generate_until(_requests(until=[], max_gen_toks=21), disable_tqdm=True)
+    shared = _lm(batch_size=4)
+    use_shared_prefix_generation(shared)
+    assert shared.generate_until(_requests(until=[], max_gen_toks=21), disable_tqdm=True) == expected
