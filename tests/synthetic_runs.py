@@ -79,7 +79,25 @@ class DistScorer(Scorer):
         return {"tokenizer": "split"}
 
 
-SCORERS = {"_t_diff": DiffScorer, "_t_lex": LexScorer, "_t_dist": DistScorer}
+class StartScorer(Scorer):
+    """Two corpus-level metrics from one scorer, as the response tries give: distinct first
+    words, and distinct responses per response (standing in for trie compression)."""
+
+    name = "_t_start"
+    outputs = (Output("trie_start_words", True, CORPUS), Output("trie_compression", True, CORPUS))
+    calls = 0
+
+    def compute(self, items):
+        StartScorer.calls += 1
+        words = [it.response.split() for it in items]
+        return Scores({}, {"trie_start_words": len({w[0] for w in words if w}),
+                           "trie_compression": len({it.response for it in items}) / max(len(items), 1)})
+
+    def instrument(self):
+        return {"tokenizer": "split"}
+
+
+SCORERS = {"_t_diff": DiffScorer, "_t_lex": LexScorer, "_t_dist": DistScorer, "_t_start": StartScorer}
 
 
 @pytest.fixture

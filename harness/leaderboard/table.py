@@ -241,8 +241,12 @@ def _empathy_cells(table: Table, ed: str | None, s: Settings, log) -> None:
                 cell.p, cell.test = r.pvalue, "perm"
                 cell.method += f"; vs {ref.model}: {r.method.split(';')[0]}" + (
                     " on per-example values averaged over seeds" if len(row.runs) > 1 or len(ref.runs) > 1 else "")
+    families: dict[str | None, list[str]] = {}
     for key in corpus:
-        _corpus_column(table, ed, key, ids, s, log)
+        info = catalog.info(key)
+        families.setdefault(info.scorer if info.level == catalog.CORPUS else None, []).append(key)
+    for scorer_name, keys in families.items():
+        _corpus_columns(table, ed, scorer_name, keys, ids, s, log)
 
 
 def _instrument_reason(key: str, ref: Row, row: Row, ed: str) -> str | None:
@@ -271,54 +275,78 @@ def _row_matrix(row: Row, ed: str, ids: list[str], keys: list[str]) -> np.ndarra
         return np.nanmean(np.stack(stack), axis=0)
 
 
-def _corpus_column(table: Table, ed: str, key: str, ids: list[str], s: Settings, log) -> None:
+def _corpus_columns(table: Table, ed: str, scorer_name: str | None, keys: list[str], ids: list[str], s: Settings,
+                    log) -> None:
+    """The corpus-level columns of one scorer: each row's values are resampled once for
+    all of them (one interval and one test against the reference per row, not per key)."""
     from harness.metrics.base import get_scorer
 
-    info = catalog.info(key)
-    scorer = get_scorer(info.scorer) if info.level == catalog.CORPUS and info.scorer else None
+    scorer = get_scorer(scorer_name) if scorer_name else None
     ref = table.rows[0]
     for row in table.rows:
-        runs = [run for run in row.runs if ed in run.tasks and key in run.tasks[ed].summary]
-        if not runs:
+        runs = [run for run in row.runs if ed in run.tasks]
+        shown = [k for k in keys if runs and all(k in run.tasks[ed].summary for run in runs)]
+        if not shown:
             continue
-        summary = stats.across_seeds([run.tasks[ed].summary[key] for run in runs])
-        cell = row.cells[key] = Cell(summary.mean, summary.sd, summary.runs, n=runs[0].tasks[ed].n)
+        cells = {}
+        for key in shown:
+            summary = stats.across_seeds([run.tasks[ed].summary[key] for run in runs])
+            cells[key] = row.cells[key] = Cell(summary.mean, summary.sd, summary.runs, n=runs[0].tasks[ed].n)
         if scorer is None:
-            cell.method = "no interval: no scorer declares this corpus-level metric"
+            _set_method(cells, "no interval: no scorer declares this corpus-level metric")
             continue
-        inputs = [corpus_inputs(scorer, run.tasks[ed], ids, [key]) for run in runs]
+        inputs = [corpus_inputs(scorer, run.tasks[ed], ids, shown) for run in runs]
         if any(i is None for i in inputs):
-            cell.method = "no interval: the generations are needed to recompute a corpus metric"
+            _set_method(cells, "no interval: the generations are needed to recompute a corpus metric")
             continue
         items = [i[0] for i in inputs]
         statistic = inputs[0][1]
         if s.corpus_resamples > 0:
-            ci = stats.corpus_bootstrap_ci(items, statistic, resamples=s.corpus_resamples, seed=s.seed,
-                                           level=s.level, budget_seconds=s.corpus_budget)[key]
-            if ci.resamples:
-                cell.ci, cell.method = (ci.low, ci.high), f"{s.level:.0%} CI: {ci.method}"
-            else:
-                cell.method = ci.method
+            intervals = stats.corpus_bootstrap_ci(items, statistic, resamples=s.corpus_resamples, seed=s.seed,
+                                                  level=s.level, budget_seconds=s.corpus_budget)
+            for key, cell in cells.items():
+                ci = intervals[key]
+                if ci.resamples:
+                    cell.ci, cell.method = (ci.low, ci.high), f"{s.level:.0%} CI: {ci.method}"
+                else:
+                    cell.method = ci.method
         if row is ref:
             continue
-        ref_runs = [run for run in ref.runs if ed in run.tasks and key in run.tasks[ed].summary]
-        reason = _instrument_reason(key, ref, row, ed)
-        if reason:
-            cell.test, cell.method = "refused", f"not tested: {reason}"
-        elif len(runs) != 1 or len(ref_runs) != 1:
-            cell.method += "; not tested against the reference: approximate randomization needs one run per row"
-        elif s.corpus_resamples > 0:
-            ref_inputs = corpus_inputs(scorer, ref_runs[0].tasks[ed], ids, [key])
-            if ref_inputs is None:
-                continue
-            ref_items = ref_inputs[0]
-            if log:
-                log(f"leaderboard: approximate randomization {row.model} vs {ref.model} on {key}")
-            r = stats.approximate_randomization(ref_items, items[0], statistic, resamples=s.corpus_resamples,
-                                                seed=s.seed, level=s.level, budget_seconds=s.corpus_budget)[key]
+        ref_runs = [run for run in ref.runs if ed in run.tasks and all(k in run.tasks[ed].summary for k in shown)]
+        tested = {}
+        for key, cell in cells.items():
+            reason = _instrument_reason(key, ref, row, ed)
+            if reason:
+                cell.test, cell.method = "refused", f"not tested: {reason}"
+            elif len(runs) != 1 or len(ref_runs) != 1:
+                cell.method += "; not tested against the reference: approximate randomization needs one run per row"
+            else:
+                tested[key] = cell
+        if not tested or s.corpus_resamples <= 0:
+            continue
+        if s.corpus_budget and all(intervals[k].resamples == 0 for k in tested):
+            # the row alone is too slow to resample within the budget; a test, which resamples
+            # two systems, would be refused too, after recomputing both once more
+            for cell in tested.values():
+                cell.method += "; not tested against the reference for the same reason"
+            continue
+        ref_inputs = corpus_inputs(scorer, ref_runs[0].tasks[ed], ids, list(tested))
+        if ref_inputs is None:
+            continue
+        if log:
+            log(f"leaderboard: approximate randomization {row.model} vs {ref.model} on {', '.join(tested)}")
+        results = stats.approximate_randomization(ref_inputs[0], items[0], ref_inputs[1], resamples=s.corpus_resamples,
+                                                  seed=s.seed, level=s.level, budget_seconds=s.corpus_budget)
+        for key, cell in tested.items():
+            r = results[key]
             if r.resamples:
                 cell.p, cell.test = r.pvalue, f"AR ({r.resamples})"
             cell.method += f"; vs {ref.model}: {r.method.split(';')[0]}"
+
+
+def _set_method(cells: dict[str, Cell], method: str) -> None:
+    for cell in cells.values():
+        cell.method = method
 
 
 # --- MMLU ------------------------------------------------------------------------------------------

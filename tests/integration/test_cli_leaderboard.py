@@ -84,6 +84,35 @@ def test_leaderboard_end_to_end(runs, tmp_path, capsys):
     assert data["tables"][0]["reference"] == "human"
 
 
+def test_corpus_family_resampled_once_per_row(runs, tmp_path):
+    """Two displayed corpus metrics of one scorer: each row's interval and test resample it
+    once for both (20 resamples: an interval recomputes 1 + 20 per run, a test 2 + 4 x 20)."""
+    from tests.synthetic_runs import StartScorer
+
+    StartScorer.calls = 0
+    out = tmp_path / "lb.md"
+    assert main(["leaderboard", *[str(p) for p in runs.values()], "--reference", "human", "--output", str(out),
+                 "--no-figures", *FAST]) == 0
+    rows = json.loads(out.with_suffix(".json").read_text())["tables"][0]["rows"]
+    intervals = sum(r["cells"]["trie_start_words"]["runs"] * 21 for r in rows)
+    tests = sum(82 for r in rows if r["cells"]["trie_start_words"]["test"].startswith("AR"))
+    assert tests == 3 * 82  # opposite-emotion, base, dpo (sft has two runs: no AR)
+    assert StartScorer.calls == intervals + tests
+    for r in rows:
+        assert r["cells"]["trie_compression"]["test"] == r["cells"]["trie_start_words"]["test"]
+
+
+def test_row_too_slow_for_the_budget_gets_neither_interval_nor_test(runs, tmp_path):
+    out = tmp_path / "lb.md"
+    assert main(["leaderboard", *[str(p) for p in runs.values()], "--reference", "human", "--output", str(out),
+                 "--no-figures", "--resamples", "1000", "--corpus-resamples", "20", "--corpus-budget", "1e-9"]) == 0
+    cells = {r["model"]: r["cells"] for r in json.loads(out.with_suffix(".json").read_text())["tables"][0]["rows"]}
+    dpo = cells["dpo"]["dist2"]
+    assert dpo["test"] == "" and not math.isfinite(dpo["ci"][0] if dpo["ci"] else float("nan"))
+    assert "budget affords fewer than 19" in dpo["method"]
+    assert "not tested against the reference for the same reason" in dpo["method"]
+
+
 def test_accuracy_tests_against_a_model_reference(runs, tmp_path):
     out = tmp_path / "lb.md"
     assert main(["leaderboard", *[str(p) for p in runs.values()], "--reference", "base", "--output", str(out),
