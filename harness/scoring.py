@@ -90,6 +90,8 @@ def provenance(result: ScoreResult, metrics: Sequence[str], input_path: str | os
     if lexicons:
         info["lexicons"] = lexicons
     info["instruments"] = result.instruments
+    # what the leaderboard's corpus resampling budget is checked against before it recomputes anything
+    info["scorer_seconds"] = result.seconds
     info["outputs"] = {
         name: {"higher_is_better": out.higher_is_better, "level": out.level, "description": out.description}
         for name, out in result.outputs.items()

@@ -301,6 +301,10 @@ def _corpus_columns(table: Table, ed: str, scorer_name: str | None, keys: list[s
             continue
         items = [i[0] for i in inputs]
         statistic = inputs[0][1]
+        too_slow = _too_slow_to_resample(runs, ed, scorer.name, s)
+        if too_slow:
+            _set_method(cells, too_slow)
+            continue
         if s.corpus_resamples > 0:
             intervals = stats.corpus_bootstrap_ci(items, statistic, resamples=s.corpus_resamples, seed=s.seed,
                                                   level=s.level, budget_seconds=s.corpus_budget)
@@ -342,6 +346,22 @@ def _corpus_columns(table: Table, ed: str, scorer_name: str | None, keys: list[s
             if r.resamples:
                 cell.p, cell.test = r.pvalue, f"AR ({r.resamples})"
             cell.method += f"; vs {ref.model}: {r.method.split(';')[0]}"
+
+
+def _too_slow_to_resample(runs: list, ed: str, scorer: str, s: Settings) -> str | None:
+    """Why a row is neither resampled nor tested, when the time its scorer took at scoring
+    (provenance `scorer_seconds`) shows the budget cannot afford the minimum number of
+    resamples; known before recomputing anything."""
+    if not s.corpus_budget or s.corpus_resamples <= 0:
+        return None
+    recorded = [run.tasks[ed].provenance.get("scorer_seconds", {}).get(scorer) for run in runs]
+    if any(r is None for r in recorded):
+        return None
+    needed = min(stats.MIN_RESAMPLES, s.corpus_resamples)
+    if sum(recorded) * needed <= s.corpus_budget:
+        return None
+    return (f"no interval and not tested: computing {scorer} once took {sum(recorded):.1f} s when the run was "
+            f"scored, so the {s.corpus_budget:g} s budget affords fewer than {needed} resamples (--corpus-budget)")
 
 
 def _set_method(cells: dict[str, Cell], method: str) -> None:

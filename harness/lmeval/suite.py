@@ -170,14 +170,16 @@ def _merge(items: Sequence[Item], parts: Sequence[ScoreResult]) -> ScoreResult:
     summary: dict[str, float] = {}
     outputs: dict[str, Output] = {}
     instruments: dict[str, dict] = {}
+    seconds: dict[str, float] = {}
     for part in parts:
         for row, extra in zip(rows, part.per_example):
             row.update({k: v for k, v in extra.items() if k != "id"})
         summary.update({k: v for k, v in part.summary.items() if k != "n"})
         outputs.update(part.outputs)
         instruments.update(part.instruments)
+        seconds.update(part.seconds)
     summary["n"] = len(items)
-    return ScoreResult(rows, summary, outputs, instruments)
+    return ScoreResult(rows, summary, outputs, instruments, seconds)
 
 
 def _defined(value) -> bool:

@@ -14,6 +14,7 @@ model lazily, once per process, and score in batches.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
@@ -130,6 +131,7 @@ class ScoreResult:
     summary: dict[str, float]  # flat: one number per key, plus "n"
     outputs: dict[str, Output]
     instruments: dict[str, dict]
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time of each scorer's compute
 
 
 def score(items: Sequence[Item], metrics: Iterable[str] | None = None) -> ScoreResult:
@@ -139,9 +141,12 @@ def score(items: Sequence[Item], metrics: Iterable[str] | None = None) -> ScoreR
     summary: dict[str, float] = {}
     outputs: dict[str, Output] = {}
     instruments: dict[str, dict] = {}
+    seconds: dict[str, float] = {}
     for name in names:
         scorer = get_scorer(name)
+        start = time.perf_counter()
         result = scorer.compute(items)
+        seconds[name] = round(time.perf_counter() - start, 3)
         for out in scorer.outputs:
             outputs[out.name] = out
         for key, values in result.per_example.items():
@@ -153,7 +158,7 @@ def score(items: Sequence[Item], metrics: Iterable[str] | None = None) -> ScoreR
         summary.update(result.corpus)
         instruments[name] = scorer.instrument()
     summary["n"] = len(items)
-    return ScoreResult(rows, summary, outputs, instruments)
+    return ScoreResult(rows, summary, outputs, instruments, seconds)
 
 
 def mean(values: Sequence[float | None]) -> float:

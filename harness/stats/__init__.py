@@ -8,7 +8,7 @@ paired bootstrap interval; many metrics at once). Per-example 0/1 accuracies:
 """
 
 from harness.stats.accuracy import is_binary, mcnemar_exact
-from harness.stats.corpus import DEFAULT_CORPUS_RESAMPLES, approximate_randomization, corpus_bootstrap_ci
+from harness.stats.corpus import DEFAULT_CORPUS_RESAMPLES, MIN_RESAMPLES, approximate_randomization, corpus_bootstrap_ci
 from harness.stats.corrections import adjust, benjamini_hochberg, holm
 from harness.stats.effect import cohens_d, cohens_dz
 from harness.stats.paired import (DEFAULT_RESAMPLES, paired_bootstrap_ci, paired_permutation_test, paired_tests,
@@ -20,7 +20,7 @@ from harness.stats.unpaired import welch_t_test
 
 __all__ = [
     "DEFAULT_CORPUS_RESAMPLES", "DEFAULT_RESAMPLES", "DetectableDifference", "Interval", "SeedSummary", "TestResult",
-    "across_seeds", "adjust", "approximate_randomization", "corpus_bootstrap_ci", "benjamini_hochberg", "cohens_d", "cohens_dz", "holm",
+    "MIN_RESAMPLES", "across_seeds", "adjust", "approximate_randomization", "corpus_bootstrap_ci", "benjamini_hochberg", "cohens_d", "cohens_dz", "holm",
     "is_binary", "mcnemar_exact", "minimum_detectable_difference", "paired_bootstrap_ci", "paired_permutation_test",
     "paired_tests", "permutation_pvalues", "welch_t_test",
 ]

@@ -21,6 +21,7 @@ T = TypeVar("T")
 CorpusStatistic = Callable[[Sequence[T]], Mapping[str, float]]
 
 DEFAULT_CORPUS_RESAMPLES = 200
+MIN_RESAMPLES = 19  # fewer cannot reach p = 0.05 (the smallest p is 1 / (R + 1))
 _REL_TOL = 1e-10
 
 
@@ -51,7 +52,8 @@ def _centered_interval(values: np.ndarray, center: np.ndarray, level: float) -> 
 
 def approximate_randomization(a: Sequence[T], b: Sequence[T], statistic: CorpusStatistic, *,
                               resamples: int = DEFAULT_CORPUS_RESAMPLES, seed: int = 0,
-                              level: float = 0.95, budget_seconds: float | None = None, min_resamples: int = 19,
+                              level: float = 0.95, budget_seconds: float | None = None,
+                              min_resamples: int = MIN_RESAMPLES,
                               progress: Callable[[int], None] | None = None) -> dict[str, TestResult]:
     """Approximate randomization test (Noreen 1989; Riezler & Maxwell 2005) and a paired
     half-sampling interval for corpus-level metrics, B - A.
@@ -125,7 +127,7 @@ def approximate_randomization(a: Sequence[T], b: Sequence[T], statistic: CorpusS
 
 def corpus_bootstrap_ci(systems: Sequence[Sequence[T]], statistic: CorpusStatistic, *,
                         resamples: int = DEFAULT_CORPUS_RESAMPLES, seed: int = 0, level: float = 0.95,
-                        budget_seconds: float | None = None, min_resamples: int = 19) -> dict[str, Interval]:
+                        budget_seconds: float | None = None, min_resamples: int = MIN_RESAMPLES) -> dict[str, Interval]:
     """Half-sampling interval of corpus-level metrics of one system (see
     `_centered_interval` for why not the with-replacement bootstrap). `systems` holds one
     output list per run of the system (several seeds on the same examples): each

@@ -113,6 +113,25 @@ def test_row_too_slow_for_the_budget_gets_neither_interval_nor_test(runs, tmp_pa
     assert "not tested against the reference for the same reason" in dpo["method"]
 
 
+def test_scorer_time_recorded_at_scoring_skips_resampling_before_any_recomputation(runs, tmp_path):
+    from tests.synthetic_runs import StartScorer
+
+    provenance = runs["dpo"] / "tasks" / "ed_empathy" / "provenance.json"
+    info = json.loads(provenance.read_text())
+    provenance.write_text(json.dumps({**info, "scorer_seconds": {"_t_start": 40.0, "_t_dist": 0.001}}))
+    StartScorer.calls = 0
+    out = tmp_path / "lb.md"
+    assert main(["leaderboard", *[str(p) for p in runs.values()], "--reference", "human", "--output", str(out),
+                 "--no-figures", "--resamples", "1000", "--corpus-resamples", "20", "--corpus-budget", "60"]) == 0
+    cells = {r["model"]: r["cells"] for r in json.loads(out.with_suffix(".json").read_text())["tables"][0]["rows"]}
+    start = cells["dpo"]["trie_start_words"]
+    assert start["test"] == "" and not start["ci"]
+    assert "took 40.0 s when the run was scored" in start["method"] and "fewer than 19" in start["method"]
+    assert cells["dpo"]["dist2"]["test"] == "AR (20)"  # its other scorer is fast
+    # dpo's rows never recomputed: the other rows' intervals and tests only
+    assert StartScorer.calls == 21 + (21 + 82) + 42 + (21 + 82)
+
+
 def test_accuracy_tests_against_a_model_reference(runs, tmp_path):
     out = tmp_path / "lb.md"
     assert main(["leaderboard", *[str(p) for p in runs.values()], "--reference", "base", "--output", str(out),

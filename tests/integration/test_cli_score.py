@@ -83,6 +83,9 @@ def test_score_writes_the_scored_folder(resources_here, tmp_path, capsys):
         "higher_is_better": False, "level": "example", "description": provenance["outputs"]["intensity_abs"]["description"],
     }
     assert provenance["instruments"]["nidf"]["document_frequencies"]["documents"] == 4
+    # each scorer's compute time, which the leaderboard's resampling budget is checked against
+    assert set(provenance["scorer_seconds"]) == set(provenance["instruments"])
+    assert all(isinstance(v, float) and v >= 0 for v in provenance["scorer_seconds"].values())
     table = capsys.readouterr().out
     assert "model_a" in table and "trie_templates ↑" in table
 
