@@ -96,6 +96,14 @@ class EpitomeBiEncoder(nn.Module):
     def encode_seeker(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.seeker_encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
+    def heads(self, response: torch.Tensor, seeker_states: torch.Tensor,
+              seeker_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(level logits, rationale logits) from the response encoder's token states: the
+        response-to-seeker attention with residual, then the two heads."""
+        response = response + self.dropout(self.attention(response, seeker_states, seeker_mask))
+        level_logits = self.level_head(response[:, 0, :]) + self.level_offsets
+        return level_logits, self.rationale_head(self.dropout(response))
+
     def forward(
         self,
         seeker_ids: torch.Tensor | None,
@@ -115,9 +123,7 @@ class EpitomeBiEncoder(nn.Module):
         if seeker_states is None:
             seeker_states = self.encode_seeker(seeker_ids, seeker_mask)
         response = self.response_encoder(input_ids=response_ids, attention_mask=response_mask).last_hidden_state
-        response = response + self.dropout(self.attention(response, seeker_states, seeker_mask))
-        level_logits = self.level_head(response[:, 0, :]) + self.level_offsets
-        rationale_logits = self.rationale_head(self.dropout(response))
+        level_logits, rationale_logits = self.heads(response, seeker_states, seeker_mask)
         out = EpitomeOutput(level_logits, rationale_logits)
         if levels is not None and rationales is not None:
             out.level_loss = F.cross_entropy(level_logits, levels, weight=class_weights)

@@ -10,7 +10,7 @@ from typing import Sequence
 
 import torch
 
-from harness.epitome import features, store
+from harness.epitome import features, store, trunk
 from harness.epitome.data import MECHANISMS, check_mechanism, load_pairs, stratified_split
 from harness.epitome.training import SeekerStates, level_scores, predict_encoded
 from harness.errors import HarnessError
@@ -41,7 +41,13 @@ class Instrument:
     backbone: str
     classifiers: dict[str, Classifier]
     choice_reason: str = ""
-    _seeker_groups: list[list[str]] = field(default_factory=list)
+    # which classifiers share work, found once by comparing their weights
+    _seeker_groups: list[list[str]] = field(init=False)
+    _response_groups: list[tuple[list[str], int]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._seeker_groups = _seeker_groups(self.classifiers)
+        self._response_groups = _response_groups(self.classifiers)
 
     @property
     def id(self) -> str:
@@ -73,43 +79,90 @@ class Instrument:
                batch_size: int = 64) -> dict[str, list[int]]:
         """Level 0/1/2 per (seeker, response) pair and mechanism; texts are lowercased.
 
-        Classifiers whose seeker encoders are identical (the reference recipe freezes it)
-        share one pass over the distinct seeker texts."""
+        Shared work runs once: classifiers whose seeker encoders are identical (the
+        reference recipe freezes it) share one pass over the distinct seeker texts, and
+        classifiers whose response encoders agree in their embeddings and lower layers
+        share those layers (see trunk.py). Each level is the one its classifier's own
+        full pass gives."""
         if len(seekers) != len(responses):
             raise ValueError(f"{len(seekers)} seeker posts for {len(responses)} responses")
         if not responses:
             return {m: [] for m in mechanisms}
-        out: dict[str, list[int]] = {}
+        distinct_seekers = list(dict.fromkeys(seekers))
+        seeker_states: dict[str, SeekerStates] = {}
         for group in self._groups(mechanisms):
             first = self.classifiers[group[0]]
-            seeker_ids = features.encode_texts(first.tokenizer, seekers, first.max_length)
             states = SeekerStates(group[0])
-            states.fill(first.model, seeker_ids, first.pad_id, batch_size=batch_size)
-            for mechanism in group:
-                clf = self.classifiers[mechanism]
-                data = features.Encoded(seeker_ids, features.encode_texts(clf.tokenizer, responses, clf.max_length))
-                out[mechanism] = predict_encoded(clf.model, data, clf.pad_id, states, batch_size=batch_size)
+            states.fill(first.model, features.encode_texts(first.tokenizer, distinct_seekers, first.max_length),
+                        first.pad_id, batch_size=batch_size)
+            seeker_states.update(dict.fromkeys(group, states))
+        out: dict[str, list[int]] = {}
+        for group, depth in self._trunks(mechanisms):
+            first = self.classifiers[group[0]]
+            data = features.Encoded(features.encode_texts(first.tokenizer, seekers, first.max_length),
+                                    features.encode_texts(first.tokenizer, responses, first.max_length))
+            if depth == 0:
+                (m,) = group
+                out[m] = predict_encoded(first.model, data, first.pad_id, seeker_states[m], batch_size=batch_size)
+                continue
+            logits = trunk.shared_logits([self.classifiers[m].model for m in group], data, first.pad_id,
+                                         [seeker_states[m] for m in group], depth, batch_size=batch_size)
+            out.update({m: row.argmax(dim=-1).tolist() for m, row in zip(group, logits)})
         return {m: out[m] for m in mechanisms}
 
+    def _trunks(self, mechanisms: Sequence[str]) -> list[tuple[list[str], int]]:
+        """The response groups (see _response_groups) among `mechanisms`; depth 0 for a
+        classifier alone."""
+        wanted = set(mechanisms)
+        chosen = [([m for m in group if m in wanted], depth) for group, depth in self._response_groups]
+        return [(group, depth if len(group) > 1 else 0) for group, depth in chosen if group]
+
     def _groups(self, mechanisms: Sequence[str]) -> list[list[str]]:
-        if not self._seeker_groups:
-            groups: list[list[str]] = []
-            for m in MECHANISMS:
-                if m not in self.classifiers:
-                    continue
-                for group in groups:
-                    if _same_seeker(self.classifiers[group[0]], self.classifiers[m]):
-                        group.append(m)
-                        break
-                else:
-                    groups.append([m])
-            self._seeker_groups = groups
         wanted = set(mechanisms)
         return [[m for m in g if m in wanted] for g in self._seeker_groups if wanted & set(g)]
 
 
+def _seeker_groups(classifiers: dict[str, Classifier]) -> list[list[str]]:
+    """Classifiers whose seeker encoders are identical."""
+    groups: list[list[str]] = []
+    for m in [m for m in MECHANISMS if m in classifiers]:
+        for group in groups:
+            if _same_seeker(classifiers[group[0]], classifiers[m]):
+                group.append(m)
+                break
+        else:
+            groups.append([m])
+    return groups
+
+
+def _response_groups(classifiers: dict[str, Classifier]) -> list[tuple[list[str], int]]:
+    """Classifiers whose response encoders share their embeddings and first `depth` layers
+    (a classifier alone: all its layers). A classifier joins a group only where that runs
+    fewer layers than keeping it apart."""
+    groups: list[tuple[list[str], int]] = []
+    for m in [m for m in MECHANISMS if m in classifiers]:
+        clf = classifiers[m]
+        layers = trunk.num_layers(clf.model.response_encoder)
+        for i, (group, depth) in enumerate(groups):
+            lead = classifiers[group[0]]
+            shared = 0
+            if _same_tokens(lead, clf):
+                shared = trunk.shared_depth(lead.model.response_encoder, clf.model.response_encoder)
+            if trunk.worth_joining(len(group), depth, shared, layers):
+                groups[i] = (group + [m], min(depth, shared))
+                break
+        else:
+            groups.append(([m], layers))
+    return groups
+
+
+def _same_tokens(a: Classifier, b: Classifier) -> bool:
+    """Whether the two classifiers turn every text into the same token ids."""
+    return a.tokenizer.get_vocab() == b.tokenizer.get_vocab() and a.max_length == b.max_length and a.pad_id == b.pad_id
+
+
 def _same_seeker(a: Classifier, b: Classifier) -> bool:
-    if a.tokenizer.get_vocab() != b.tokenizer.get_vocab() or a.max_length != b.max_length:
+    if not _same_tokens(a, b):
         return False
     sa, sb = a.model.seeker_encoder.state_dict(), b.model.seeker_encoder.state_dict()
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)

@@ -171,6 +171,31 @@ def test_instrument_levels_and_evaluation(tiny_instrument):
 
 
 @pytest.mark.slow
+def test_frozen_lower_layers_are_found_and_shared(tmp_path):
+    """Trained as the MiniLM recipe trains (embeddings and lower layers frozen), saved and
+    loaded: the classifiers share their frozen layer, found from the loaded weights, and
+    the shared path gives every classifier's own levels."""
+    from harness.epitome import features
+    from harness.epitome.training import SeekerStates, predict_encoded
+
+    paths = write_mechanism_csvs(tmp_path, n=18)
+    recipe = FEW_EPOCHS.updated(epochs=2, freeze_embeddings=True, train_top_layers=1)  # tiny-bert: 2 layers
+    train_instrument("tiny-bert", tmp_path / "instrument", recipe=recipe, progress=False, data_paths=paths,
+                     log=lambda _: None)
+    inst = load_instrument(directory=tmp_path / "instrument", announce=False)
+    assert inst._trunks(("ER", "IP", "EX")) == [(["ER", "IP", "EX"], 1)]
+    pairs = make_pairs(20, seed=8)
+    seekers, responses = [p.seeker for p in pairs], [p.response for p in pairs]
+    levels = inst.levels(seekers + seekers, responses + responses[::-1], batch_size=8)
+    for m, clf in inst.classifiers.items():
+        data = features.Encoded(features.encode_texts(clf.tokenizer, seekers + seekers, clf.max_length),
+                                features.encode_texts(clf.tokenizer, responses + responses[::-1], clf.max_length))
+        states = SeekerStates(m)
+        states.fill(clf.model, data.seeker_ids, clf.pad_id, batch_size=8)
+        assert levels[m] == predict_encoded(clf.model, data, clf.pad_id, states, batch_size=8), m
+
+
+@pytest.mark.slow
 def test_cli_evaluate_and_predict(tiny_instrument, tmp_path, capsys):
     out, paths, _ = tiny_instrument
     report = tmp_path / "eval.json"
