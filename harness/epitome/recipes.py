@@ -49,7 +49,7 @@ REFERENCE = Recipe()
 
 RECIPES: dict[str, Recipe] = {
     "roberta-base": REFERENCE,
-    # The packaged MiniLM (6 layers, 384 dims), chosen to train in about 15 minutes on 2 CPU
+    # The packaged MiniLM (6 layers, 384 dims), chosen to train in under 15 minutes on 2 CPU
     # cores: the response encoder's top 2 layers learn (no backward pass through the rest),
     # a higher learning rate with warm-up, 2 epochs, square-root class weights for the rare
     # levels, then level-logit offsets fitted on validation (this recipe alone hardly ever
