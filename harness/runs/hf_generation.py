@@ -92,17 +92,13 @@ def generate_compacting(lm, context: torch.Tensor, max_length: int, stop: list[s
             new_tokens[row].extend(tokens)
             if not done:
                 keep.append(position)
+        cache, ids = out.past_key_values, out.sequences
+        mask = torch.cat([mask, torch.ones_like(fresh)], dim=1)
         if len(keep) < len(active):
             index = torch.tensor(keep, dtype=torch.long, device=ids.device)
-            cache = out.past_key_values
             cache.batch_select_indices(index)
+            ids, mask = ids.index_select(0, index), mask.index_select(0, index)
             active = [active[p] for p in keep]
-            ids = out.sequences.index_select(0, index)
-            mask = torch.cat([mask, torch.ones_like(fresh)], dim=1).index_select(0, index)
-        else:
-            cache = out.past_key_values
-            ids = out.sequences
-            mask = torch.cat([mask, torch.ones_like(fresh)], dim=1)
 
     longest = max((len(t) for t in new_tokens), default=0)
     result = torch.full((len(rows), width + longest), pad_id, dtype=context.dtype, device=context.device)
