@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-import torch
-
 from harness.epitome import features, store, trunk
 from harness.epitome.data import MECHANISMS, check_mechanism, load_pairs, stratified_split
 from harness.epitome.training import SeekerStates, level_scores, predict_encoded
@@ -162,10 +160,7 @@ def _same_tokens(a: Classifier, b: Classifier) -> bool:
 
 
 def _same_seeker(a: Classifier, b: Classifier) -> bool:
-    if not _same_tokens(a, b):
-        return False
-    sa, sb = a.model.seeker_encoder.state_dict(), b.model.seeker_encoder.state_dict()
-    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+    return _same_tokens(a, b) and trunk.same_weights(a.model.seeker_encoder, b.model.seeker_encoder)
 
 
 def resolve_dir(backbone: str | None = None, directory: str | Path | None = None) -> tuple[Path, store.BackboneChoice]:

@@ -41,11 +41,11 @@ def shared_depth(a: nn.Module, b: nn.Module) -> int:
     cannot be split."""
     if not (splittable(a) and splittable(b)) or _settings(a) != _settings(b):
         return 0
-    if not _same_weights(a.embeddings, b.embeddings):
+    if not same_weights(a.embeddings, b.embeddings):
         return 0
     depth = 0
     for layer_a, layer_b in zip(a.encoder.layer, b.encoder.layer):
-        if not _same_weights(layer_a, layer_b):
+        if not same_weights(layer_a, layer_b):
             break
         depth += 1
     return depth
@@ -111,6 +111,7 @@ def _settings(encoder: nn.Module) -> dict:
     return {**config, "class": type(encoder).__name__, "attention": encoder.config._attn_implementation}
 
 
-def _same_weights(a: nn.Module, b: nn.Module) -> bool:
+def same_weights(a: nn.Module, b: nn.Module) -> bool:
+    """Whether the two modules hold the same parameter and buffer tensors."""
     sa, sb = a.state_dict(), b.state_dict()
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)

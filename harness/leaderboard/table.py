@@ -354,14 +354,19 @@ def _too_slow_to_resample(runs: list, ed: str, scorer: str, s: Settings) -> str 
     resamples; known before recomputing anything."""
     if not s.corpus_budget or s.corpus_resamples <= 0:
         return None
-    recorded = [run.tasks[ed].provenance.get("scorer_seconds", {}).get(scorer) for run in runs]
-    if any(r is None for r in recorded):
-        return None
+    recorded = [_recorded_seconds(run.tasks[ed].provenance, scorer) for run in runs]
+    if not all(isinstance(r, (int, float)) and not isinstance(r, bool) for r in recorded):
+        return None  # not recorded (older run folders) or not a number: measured while resampling
     needed = min(stats.MIN_RESAMPLES, s.corpus_resamples)
     if sum(recorded) * needed <= s.corpus_budget:
         return None
     return (f"no interval and not tested: computing {scorer} once took {sum(recorded):.1f} s when the run was "
             f"scored, so the {s.corpus_budget:g} s budget affords fewer than {needed} resamples (--corpus-budget)")
+
+
+def _recorded_seconds(provenance: dict, scorer: str):
+    seconds = provenance.get("scorer_seconds")
+    return seconds.get(scorer) if isinstance(seconds, dict) else None
 
 
 def _set_method(cells: dict[str, Cell], method: str) -> None:

@@ -59,8 +59,7 @@ def generate_compacting(lm, context: torch.Tensor, max_length: int, stop: list[s
     width = context.shape[1]
     max_new = max_length - width
     kwargs = _greedy_defaults(generation_kwargs)
-    kwargs.pop("max_length", None)
-    kwargs.pop("max_new_tokens", None)
+    kwargs.pop("max_new_tokens", None)  # each chunk sets its own
 
     rows = [context[i][attention_mask[i].bool()].tolist() for i in range(context.shape[0])]
     prefix = common_prefix_length(rows) if len(rows) > 1 else 0

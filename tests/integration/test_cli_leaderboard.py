@@ -132,6 +132,16 @@ def test_scorer_time_recorded_at_scoring_skips_resampling_before_any_recomputati
     assert StartScorer.calls == 21 + (21 + 82) + 42 + (21 + 82)
 
 
+def test_unreadable_recorded_scorer_time_is_measured_instead(runs, tmp_path):
+    provenance = runs["dpo"] / "tasks" / "ed_empathy" / "provenance.json"
+    provenance.write_text(json.dumps({**json.loads(provenance.read_text()), "scorer_seconds": {"_t_start": "slow"}}))
+    out = tmp_path / "lb.md"
+    assert main(["leaderboard", *[str(p) for p in runs.values()], "--reference", "human", "--output", str(out),
+                 "--no-figures", *FAST]) == 0
+    cells = {r["model"]: r["cells"] for r in json.loads(out.with_suffix(".json").read_text())["tables"][0]["rows"]}
+    assert cells["dpo"]["trie_start_words"]["test"] == "AR (20)"
+
+
 def test_accuracy_tests_against_a_model_reference(runs, tmp_path):
     out = tmp_path / "lb.md"
     assert main(["leaderboard", *[str(p) for p in runs.values()], "--reference", "base", "--output", str(out),
