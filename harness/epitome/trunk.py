@@ -1,8 +1,8 @@
 """Response encoders that share their lower layers compute them once.
 
 Where classifiers' response encoders hold identical weights in their embeddings and first
-k transformer layers (the MiniLM recipe trains only the top 2 of 6 layers, so the three
-mechanisms' encoders agree up to layer 4), the embeddings and those k layers run once per
+k transformer layers (the MiniLM recipe trains only the top 3 of 6 layers, so the three
+mechanisms' encoders agree up to layer 3), the embeddings and those k layers run once per
 batch of responses, and each classifier runs only its own layers above k, then its
 attention and heads. k is found by comparing the weights, never assumed from a recipe.
 
