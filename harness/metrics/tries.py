@@ -19,7 +19,11 @@ a few thousand long responses, so counts are kept incrementally: only n-grams th
 occur at least twice are stored (plus every bigram), a replacement touches only the
 windows of the affected responses that overlap the changed text, and longer n-grams
 are only considered when both their (n-1)-grams repeat (an n-gram cannot occur more
-often than its parts). A heap keyed by (-weight, n, first response) yields the winner.
+often than its parts). N-grams are integer ids (one dict lookup extends an n-gram by a
+token), so a window costs the same at any length: the embedded 135M model's looping
+answers repeat n-grams of a hundred tokens and more. A heap keyed by (-weight, n, first
+response) yields the winner; an n-gram a replacement takes out and puts back unchanged
+keeps its heap item.
 
 Span tokens are named `span_<k>⟧` (Lee: `span_` + 16 hash digits); the closing bracket
 keeps a digit token like "5" from matching the end of a span name in the string
@@ -30,7 +34,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
@@ -123,9 +127,10 @@ def reachable_spans(templates: Iterable[Sequence[str]], spans: dict[str, tuple[s
 
 
 class _Gram:
-    """Occurrence counts of one n-gram: total, per response, and the first response."""
+    """Occurrence counts of one n-gram: total, per response, and the first response;
+    `queued` is the (count, first response) of its valid heap item, if it has one."""
 
-    __slots__ = ("count", "occ", "min_r", "dirty", "version")
+    __slots__ = ("count", "occ", "min_r", "dirty", "version", "queued")
 
     def __init__(self) -> None:
         self.count = 0
@@ -133,6 +138,7 @@ class _Gram:
         self.min_r = -1
         self.dirty = True
         self.version = -1
+        self.queued: tuple[int, int] | None = None
 
     def add(self, r: int, k: int = 1) -> None:
         self.count += k
@@ -152,7 +158,13 @@ class _Gram:
 
 
 class _Spanifier:
-    """Incremental spanify; `stats` holds every bigram and every longer n-gram seen twice."""
+    """Incremental spanify; `stats` holds every bigram and every longer n-gram seen twice.
+
+    N-grams are interned as integer ids: the id of an n-gram is found from the id of its
+    (n-1)-gram prefix and its last token (`_right`), or from its first token and the id of
+    its (n-1)-gram suffix (`_left`), in one dict lookup, so a window of any length costs
+    the same. (Slicing a tuple per window made repetitive responses, whose repeated
+    n-grams run to hundreds of tokens, cost O(length^3).)"""
 
     def __init__(
         self, responses: Sequence[Sequence[str]], multiplicity: list[int], retokenize: Callable[[str], Sequence[str]]
@@ -162,8 +174,15 @@ class _Spanifier:
         self.ids: dict[str, int] = {}
         self.words: list[str] = []
         self.toks: list[list[int]] = [[self._id(w) for w in response] for response in responses]
-        self.stats: dict[Gram, _Gram] = {}
-        self.heap: list[tuple[int, int, int, int, Gram]] = []
+        # n-gram ids: a bigram (a, b) is keyed (-1 - a, b) in `_right`
+        self._right: dict[tuple[int, int], int] = {}  # (prefix id, last token) -> id
+        self._left: dict[tuple[int, int], int] = {}  # (first token, suffix id) -> id, n >= 3
+        self._parent: list[int] = []  # prefix id, or -1 - first token for a bigram
+        self._last: list[int] = []
+        self._length: list[int] = []
+        self._max_token: list[int] = []
+        self.stats: dict[int, _Gram] = {}
+        self.heap: list[tuple[int, int, int, int, int]] = []
         self.versions = itertools.count()
         self.spans: dict[str, tuple[str, ...]] = {}
 
@@ -175,7 +194,7 @@ class _Spanifier:
         return ident
 
     def run(self) -> Spanified:
-        touched: set[Gram] = set()
+        touched: set[int] = set()
         self._add({r: (0, len(t)) for r, t in enumerate(self.toks)}, fresh_from=0, ledger={}, touched=touched)
         self._push(touched)
         # each replacement removes at least one space-separated piece from some response
@@ -190,26 +209,71 @@ class _Spanifier:
         templates = [tuple(self.words[i] for i in t) for t in self.toks]
         return Spanified(templates, self.spans)
 
+    # -- n-gram ids ----------------------------------------------------------------
+
+    def _bigram(self, a: int, b: int) -> int:
+        key = (-1 - a, b)
+        gram = self._right.get(key)
+        if gram is None:
+            gram = self._right[key] = self._new(-1 - a, b, 2, max(a, b))
+        return gram
+
+    def _extend(self, prefix: int, suffix: int, first: int, last: int) -> int:
+        """The id of the n-gram (n >= 3) with this prefix id and suffix id."""
+        key = (prefix, last)
+        gram = self._right.get(key)
+        if gram is None:
+            length, max_token = self._length[prefix] + 1, max(self._max_token[prefix], last)
+            gram = self._right[key] = self._new(prefix, last, length, max_token)
+            self._left[(first, suffix)] = gram
+        return gram
+
+    def _new(self, parent: int, last: int, length: int, max_token: int) -> int:
+        self._parent.append(parent)
+        self._last.append(last)
+        self._length.append(length)
+        self._max_token.append(max_token)
+        return len(self._parent) - 1
+
+    def tokens(self, gram: int) -> tuple[int, ...]:
+        """The token ids of n-gram id `gram`."""
+        out = []
+        while gram >= 0:
+            out.append(self._last[gram])
+            gram = self._parent[gram]
+        out.append(-1 - gram)
+        return tuple(reversed(out))
+
     # -- selection -----------------------------------------------------------------
 
-    def _push(self, grams: Iterable[Gram]) -> None:
+    def _push(self, grams: Iterable[int]) -> None:
+        """Queue the touched `grams` again; one whose count and first response did not
+        change (removed and added back) keeps its heap item."""
+        length = self._length
         for gram in grams:
             entry = self.stats.get(gram)
             if entry is None:
                 continue
-            entry.version = next(self.versions)  # older heap items of this n-gram are stale now
             if entry.count < 2:
+                entry.version = next(self.versions)  # its heap items are stale now
+                entry.queued = None
                 continue
             if entry.dirty:
                 entry.min_r = min(entry.occ)
                 entry.dirty = False
-            heapq.heappush(self.heap, (-len(gram) * entry.count, len(gram), entry.min_r, entry.version, gram))
+            key = (entry.count, entry.min_r)
+            if entry.queued == key:
+                continue
+            entry.version = next(self.versions)  # older heap items of this n-gram are stale now
+            entry.queued = key
+            n = length[gram]
+            heapq.heappush(self.heap, (-n * entry.count, n, entry.min_r, entry.version, gram))
 
-    def _valid(self, item: tuple[int, int, int, int, Gram]) -> bool:
+    def _valid(self, item: tuple[int, int, int, int, int]) -> bool:
         entry = self.stats.get(item[4])
         return entry is not None and entry.version == item[3]
 
-    def _select(self) -> Gram | None:
+    def _select(self) -> int | None:
         """The heaviest repeated n-gram; ties: shorter, then first (response, position)."""
         heap = self.heap
         while heap and not self._valid(heap[0]):
@@ -222,22 +286,24 @@ class _Spanifier:
             item = heapq.heappop(heap)
             if self._valid(item):
                 tied.append(item)
-        if not tied:
-            return best[4]
-        tokens = self.toks[best[2]]
-        candidates = [best, *tied]
-        winner = min(candidates, key=lambda item: _first_position(tokens, item[4]))
-        for item in candidates:
-            if item is not winner:
-                heapq.heappush(heap, item)
+        winner = best
+        if tied:
+            tokens = self.toks[best[2]]
+            candidates = [best, *tied]
+            winner = min(candidates, key=lambda item: _first_position(tokens, self.tokens(item[4])))
+            for item in candidates:
+                if item is not winner:
+                    heapq.heappush(heap, item)
+        self.stats[winner[4]].queued = None  # its heap item is gone
         return winner[4]
 
     # -- one replacement -----------------------------------------------------------
 
-    def _replace(self, gram: Gram, name: str) -> None:
+    def _replace(self, gram: int, name: str) -> None:
         words = self.words
-        span_text = " ".join(words[i] for i in gram)
-        self.spans[name] = tuple(words[i] for i in gram)
+        gram_words = tuple(words[i] for i in self.tokens(gram))
+        span_text = " ".join(gram_words)
+        self.spans[name] = gram_words
         fresh_from = len(words)
         affected = sorted(self.stats[gram].occ)
         new_tokens: dict[int, list[int]] = {}
@@ -259,78 +325,117 @@ class _Spanifier:
             old_regions[r] = (p, len(old) - s)
             new_regions[r] = (p, len(new) - s)
 
-        removals = [(g, r) for r in affected for g in self._overlapping_stored(self.toks[r], *old_regions[r])]
-        touched: set[Gram] = set()
-        ledger: dict[Gram, _Gram] = {}
-        stats = self.stats
-        for g, r in removals:
-            entry = stats.get(g) or ledger[g]
-            entry.remove(r, self.mult[r])
-            touched.add(g)
-            if entry.count < (1 if len(g) == 2 else 2) and g in stats:
-                # a longer n-gram below 2 is no longer stored; the ledger keeps what is left
-                del stats[g]
-                if len(g) > 2:
+        removals = {r: Counter(self._overlapping_stored(self.toks[r], *old_regions[r])) for r in affected}
+        touched: set[int] = set()
+        ledger: dict[int, _Gram] = {}
+        stats, length = self.stats, self._length
+        for r, grams in removals.items():
+            for g, k in grams.items():
+                entry = stats.get(g) or ledger[g]
+                entry.remove(r, k * self.mult[r])
+                touched.add(g)
+                if entry.count < (1 if length[g] == 2 else 2) and g in stats:
+                    # a bigram gone or a longer n-gram below 2 is no longer stored; the ledger
+                    # keeps what is left (and its heap item, should the text bring it back)
+                    del stats[g]
                     ledger[g] = entry
         for r in affected:
             self.toks[r] = new_tokens[r]
         self._add(new_regions, fresh_from, ledger, touched)
         self._push(touched)
 
-    def _overlapping_stored(self, tokens: list[int], lo: int, hi: int) -> Iterable[Gram]:
+    def _overlapping_stored(self, tokens: list[int], lo: int, hi: int) -> list[int]:
         """Stored n-grams of the windows overlapping [lo, hi) (spanning position lo if empty)."""
-        stats = self.stats
+        stats, right = self.stats, self._right
         length = len(tokens)
-        for i in range(max(0, lo - 1), min(hi, length - 1)):
-            yield (tokens[i], tokens[i + 1])
+        found = [right[(-1 - tokens[i], tokens[i + 1])] for i in range(max(0, lo - 1), min(hi, length - 1))]
         for i in range(0, min(hi, length - 2)):
-            for j in range(i + 3, length + 1):
-                gram = tuple(tokens[i:j])
-                if gram not in stats:
+            gram = right[(-1 - tokens[i], tokens[i + 1])]
+            for j in range(i + 2, length):
+                gram = right.get((gram, tokens[j]))
+                if gram is None or gram not in stats:
                     break  # an n-gram seen once has no repeated extension
-                if j > lo:
-                    yield gram
+                if j >= lo:
+                    found.append(gram)
+        return found
 
     def _add(
-        self, regions: dict[int, tuple[int, int]], fresh_from: int, ledger: dict[Gram, _Gram], touched: set[Gram]
+        self, regions: dict[int, tuple[int, int]], fresh_from: int, ledger: dict[int, _Gram], touched: set[int]
     ) -> None:
-        """Count the windows of `regions` (new text) into `stats`, level by level."""
+        """Count the windows of `regions` (new text) into `stats`, level by level.
+
+        Level n looks at the windows of length n that overlap a region. One is a candidate
+        when both its (n-1)-grams repeat; those come from level n-1's windows, plus at
+        most one window on each side lying wholly outside the region (`left`, `right`:
+        the n-1 tokens before `lo` and from `hi`), extended one token per level."""
         stats, toks, mult = self.stats, self.toks, self.mult
+        bigram, extend, right_get = self._bigram, self._extend, self._right.get
+        windows: dict[int, list[int | None]] = {}  # r -> ids of its windows at the last level
         for r, (lo, hi) in regions.items():
             tokens = toks[r]
-            for i in range(max(0, lo - 1), min(hi, len(tokens) - 1)):
-                gram = (tokens[i], tokens[i + 1])
+            pairs = zip(tokens[max(0, lo - 1) :], tokens[max(1, lo) : hi + 1])  # the bigrams overlapping [lo, hi)
+            ids: list[int | None] = [bigram(a, b) for a, b in pairs]
+            for gram, k in Counter(ids).items():
                 entry = stats.get(gram)
                 if entry is None:
-                    entry = stats[gram] = _Gram()
-                entry.add(r, mult[r])
+                    entry = stats[gram] = ledger.pop(gram, None) or _Gram()
+                entry.add(r, k * mult[r])
                 touched.add(gram)
+            windows[r] = ids
+        left: dict[int, int | None] = {}
+        right: dict[int, int | None] = {}
+        for r, (lo, hi) in regions.items():
+            tokens = toks[r]
+            left[r] = bigram(tokens[lo - 2], tokens[lo - 1]) if lo >= 2 else None
+            right[r] = bigram(tokens[hi], tokens[hi + 1]) if hi + 2 <= len(tokens) else None
 
-        def repeated(gram: Gram) -> bool:
+        def repeated(gram: int | None) -> int | None:
+            if gram is None:
+                return None
             entry = stats.get(gram)
-            return entry is not None and entry.count >= 2
+            return gram if entry is not None and entry.count >= 2 else None
 
-        active = dict(regions)
+        active = list(regions)
         n = 3
         while active:
-            candidates: dict[Gram, list[int]] = defaultdict(list)
-            per_response: dict[int, list[Gram]] = {}
-            for r, (lo, hi) in active.items():
+            candidates: dict[int, list[tuple[int, int]]] = defaultdict(list)  # n-gram -> (response, occurrences)
+            still_active = []
+            for r in active:
+                lo, hi = regions[r]
                 tokens = toks[r]
-                found = []
-                for i in range(max(0, lo - n + 1), min(hi, len(tokens) - n + 1)):
-                    if repeated(tuple(tokens[i : i + n - 1])) and repeated(tuple(tokens[i + 1 : i + n])):
-                        gram = tuple(tokens[i : i + n])
-                        candidates[gram].append(r)
-                        found.append(gram)
+                start = max(0, lo - n + 1)
+                count = min(hi, len(tokens) - n + 1) - start  # >= 0: at most one less than at level n - 1
+                # the (n-1)-grams at start, start + 1, ...: repeated ids, None where not
+                if n == 3:
+                    below = [repeated(g) for g in windows[r]]
+                else:  # a stored n-gram, n >= 3, occurs twice or more
+                    below = [g if g in stats else None for g in windows[r]]
+                if lo - n + 1 >= 0:
+                    below.insert(0, repeated(left[r]))
+                if hi + n - 1 <= len(tokens):
+                    below.append(repeated(right[r]))
+                ids = []
+                append = ids.append
+                ends = tokens[start + n - 1 :]
+                for prefix, suffix, first, last in zip(below, below[1 : count + 1], tokens[start:], ends):
+                    if prefix is None or suffix is None:
+                        append(None)
+                    else:
+                        gram = right_get((prefix, last))
+                        append(gram if gram is not None else extend(prefix, suffix, first, last))
+                found = Counter(ids)
+                found.pop(None, None)
                 if found:
-                    per_response[r] = found
+                    for gram, k in found.items():
+                        candidates[gram].append((r, k))
+                    windows[r] = ids
+                    still_active.append(r)
             for gram, rs in candidates.items():
                 entry = stats.get(gram)
                 if entry is None:
                     entry = ledger.pop(gram, None)
                     if entry is None:
-                        if max(gram) < fresh_from:
+                        if self._max_token[gram] < fresh_from:
                             # made only of old tokens and not stored: it may occur once elsewhere
                             entry = self._scan(gram)
                             if entry.count >= 2:
@@ -338,25 +443,35 @@ class _Spanifier:
                                 touched.add(gram)
                             continue
                         entry = _Gram()
-                    for r in rs:
-                        entry.add(r, mult[r])
+                    for r, k in rs:
+                        entry.add(r, k * mult[r])
                     if entry.count >= 2:
                         stats[gram] = entry
                         touched.add(gram)
                     continue
-                for r in rs:
-                    entry.add(r, mult[r])
+                for r, k in rs:
+                    entry.add(r, k * mult[r])
                 touched.add(gram)
-            active = {r: active[r] for r, grams in per_response.items() if any(g in stats for g in grams)}
+            active = [r for r in still_active if any(g in stats for g in windows[r] if g is not None)]
+            for r in active:
+                lo, hi = regions[r]
+                tokens = toks[r]
+                # grow the outside windows to n tokens (None once they no longer repeat)
+                edge = repeated(left[r])
+                left[r] = self._left.get((tokens[lo - n], edge)) if edge is not None and lo - n >= 0 else None
+                edge = repeated(right[r])
+                grows = edge is not None and hi + n <= len(tokens)
+                right[r] = self._right.get((edge, tokens[hi + n - 1])) if grows else None
             n += 1
 
-    def _scan(self, gram: Gram) -> _Gram:
+    def _scan(self, gram: int) -> _Gram:
         """Count `gram` in every response (rare: re-tokenization made an unseen old-token n-gram)."""
-        bigrams = [self.stats[(a, b)] for a, b in zip(gram, gram[1:])]
+        tokens = self.tokens(gram)
+        bigrams = [self.stats[self._right[(-1 - a, b)]] for a, b in zip(tokens, tokens[1:])]
         rarest = min(bigrams, key=lambda e: len(e.occ))
         entry = _Gram()
         for r in sorted(rarest.occ):
-            k = _count(self.toks[r], gram)
+            k = _count(self.toks[r], tokens)
             if k:
                 entry.add(r, k * self.mult[r])
         return entry

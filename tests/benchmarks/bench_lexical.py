@@ -10,6 +10,10 @@ Data (needs the ED data, e.g. EMPATHY_HARNESS_MIRROR):
   zephyr baseline 152);
 - long templated responses (tries, 2,540 only): the long responses, each opened by one of
   eight stock sentences (round robin), to mimic a model's repetitive openings.
+- looping responses (tries, 200 only, the demo's size): two in five responses repeat one
+  or two ED listener turns until they are cut at 200 words, as the embedded 135M model
+  does when it hits its token limit (its 200 demo responses need 661 spans); the others
+  are the long responses.
 NIDF's document frequencies are computed (or read from the cache) before any timing.
 Each metric runs with cold tokenizer caches, so it pays for its own tokenization; the
 "all but tries" row runs those metrics together, sharing tokenizations as `score` does.
@@ -71,6 +75,23 @@ def _long(items, pool: list[str], templated: bool = False):
     return out
 
 
+def _looping(items, pool: list[str]):
+    from dataclasses import replace
+
+    looping = [t for t in pool if 4 <= len(t.split()) <= 25]
+    out = []
+    for k, it in enumerate(_long(items, pool)):
+        if k % 5 < 2:
+            cycle = looping[k : k + 1 + k % 2]
+            words = []
+            while len(words) < 200:
+                for turn in cycle:
+                    words.extend(turn.split())
+            it = replace(it, response=" ".join(words[:200]))
+        out.append(it)
+    return out
+
+
 def _cold() -> None:
     from harness.metrics import tokenize
 
@@ -105,18 +126,21 @@ def main(quick: bool = False) -> None:
         runs.append(("tries", ["tries"], long_items, "long"))
         if n == 2540 or quick:
             runs.append(("tries", ["tries"], _long(items, pool, templated=True), "long templated"))
+        if n == sizes[0]:
+            runs.append(("tries", ["tries"], _looping(items[:200], pool), "looping"))
         for label, metrics, batch, kind in runs:
             result, seconds, cpu = _run(metrics, batch)
             chars = sum(len(it.response) for it in batch) / len(batch)
             times[(label, kind, n)] = (seconds, cpu)
             rows.append({
-                "metric": label, "responses": n, "kind": kind, "mean chars": round(chars),
+                "metric": label, "responses": len(batch), "kind": kind, "mean chars": round(chars),
                 "seconds": round(seconds, 2), "cpu s": round(cpu, 2), "max RSS MiB": round(max_rss_mib()),
             })
-            print(f"{label:<14} {kind:<15} n={n:<6} {seconds:7.2f} s  (cpu {cpu:.2f} s)", flush=True)
+            print(f"{label:<14} {kind:<15} n={len(batch):<6} {seconds:7.2f} s  (cpu {cpu:.2f} s)", flush=True)
     notes = [
         "short: ED references as responses (~65 chars); long: ED listener turns joined to >= 110 chars (~150 chars); "
-        "long templated: long + one of 8 stock openers",
+        "long templated: long + one of 8 stock openers; looping: 2 in 5 of 200 long responses replaced by 1-2 "
+        "ED listener turns repeated up to 200 words (the embedded model at its token limit)",
         "targets: every metric but the tries, 2,540 short responses < 5 s; tries, 2,540 long responses < 30 s; < 1 GiB",
         "seconds: wall time; cpu s: this process's CPU time (closer to a quiet machine when others load it)",
         "NIDF document frequencies read from the cache (built once per ED release)",

@@ -3,6 +3,7 @@ resume after an interruption, clear errors."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -273,21 +274,33 @@ def test_lora_adapter_through_peft(mirror, toys, tmp_path):
 
 
 def test_scoring_has_its_own_batch_size_on_cpu(mirror, toys, tmp_path, monkeypatch):
-    """Generation batches of --batch-size, likelihood batches of the (smaller) scoring size."""
+    """Generation batches of --batch-size, likelihood batches of the (smaller) scoring size;
+    scoring computes logits at the answer's positions only (harness/runs/hf_scoring.py)."""
     from lm_eval.models.huggingface import HFLM
+    from transformers import LlamaForCausalLM
 
-    seen = []
+    seen, widths = [], []
     original = HFLM._loglikelihood_tokens
+    forward = LlamaForCausalLM.forward
 
     def spy(self, requests, *args, **kwargs):
         seen.append(self.batch_size)
         return original(self, requests, *args, **kwargs)
 
+    @functools.wraps(forward)  # keeps the signature hf_scoring looks for (logits_to_keep)
+    def forward_spy(self, input_ids=None, *args, **kwargs):
+        out = forward(self, input_ids, *args, **kwargs)
+        if seen:  # scoring
+            widths.append((input_ids.shape[1], out.logits.shape[1]))
+        return out
+
     monkeypatch.setattr(HFLM, "_loglikelihood_tokens", spy)
+    monkeypatch.setattr(LlamaForCausalLM, "forward", forward_spy)
     generated = _count_generate(monkeypatch)
     out = run(tiny_request(tmp_path, tasks=["ed_empathy", "mmlu_offline_anatomy"], limit=4, batch_size=4,
                            use_cache=False))
     assert seen == [2] and generated == [4]
+    assert len(widths) == 2 and all(kept < width for width, kept in widths)  # 4 five-shot prompts, " A" ... " D"
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["batch_size"] == 4 and manifest["likelihood_batch_size"] == 2
     rows = read_jsonl(out / "tasks" / "mmlu_offline_anatomy" / "scores.jsonl")

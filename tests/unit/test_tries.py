@@ -12,7 +12,15 @@ import pytest
 
 from harness.metrics import tokenize
 from harness.metrics.base import Item
-from harness.metrics.tries import ResponseTries, reachable_spans, span_name, spanify, trie_nodes, trie_statistics
+from harness.metrics.tries import (
+    ResponseTries,
+    _Spanifier,
+    reachable_spans,
+    span_name,
+    spanify,
+    trie_nodes,
+    trie_statistics,
+)
 
 S1, S2, S3 = span_name(1), span_name(2), span_name(3)
 
@@ -179,3 +187,137 @@ def test_scorer_outputs_and_empty_input():
         "trie_compression": pytest.approx(4 / 7), "trie_start_words": 2,
     }
     assert all(v != v for v in scorer.compute([]).corpus.values())  # NaN: nothing to score
+
+
+# -- repetitive responses (a small model's loops) and the incremental bookkeeping -----------
+
+PHRASES = ["I am so sorry .", "that is great !", "I am sure you will do it", "so sorry to hear that .", "you will",
+           "do it again", "I am", "a", "b a", "it", 'He said " yes " .', "to the", "them", "'' .", "I amazed"]
+
+
+def repetitive_corpus(rng):
+    """2-7 responses, each looping over a few stock phrases with some stray tokens: long
+    repeated n-grams inside one response, as the embedded model produces."""
+    texts = []
+    for _ in range(rng.randint(2, 7)):
+        pool = rng.sample(PHRASES, rng.randint(1, 4))
+        words = []
+        target = rng.randint(3, 36)
+        while len(words) < target:
+            words += rng.choice(pool).split() if rng.random() < 0.8 else [rng.choice("xyzI.!")]
+        texts.append(" ".join(words))
+    return texts
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_incremental_equals_brute_force_on_repetitive_responses(seed):
+    rng = random.Random(100 + seed)
+    for _ in range(8):
+        texts = repetitive_corpus(rng)
+        for retokenize in (str.split, tokenize.uncached):
+            raw = [list(retokenize(t)) for t in texts]
+            expected_templates, expected_spans = brute_force_spanify(raw, retokenize)
+            got = spanify(raw, retokenize)
+            assert got.spans == expected_spans, texts
+            assert got.templates == expected_templates, texts
+
+
+class CheckedSpanifier(_Spanifier):
+    """Checks the bookkeeping against a recount after every replacement."""
+
+    def _replace(self, gram, name):
+        # the winner's heap item was popped: it is queued again if it comes back
+        before = {g: (e.count, min(e.occ), e.version) for g, e in self.stats.items() if e.occ and g != gram}
+        super()._replace(gram, name)
+        self.check(before)
+
+    def check(self, before=()):
+        counts, where = Counter(), {}
+        for r, toks in enumerate(self.toks):
+            for n in range(2, len(toks) + 1):
+                for i in range(len(toks) - n + 1):
+                    gram = tuple(toks[i : i + n])
+                    counts[gram] += self.mult[r]
+                    where.setdefault(gram, set()).add(r)
+        expected = {g: c for g, c in counts.items() if len(g) == 2 or c >= 2}
+        stored = {self.tokens(g): e for g, e in self.stats.items()}
+        assert {g: e.count for g, e in stored.items()} == expected  # every bigram, every longer n-gram seen twice
+        assert all(set(e.occ) == where[g] for g, e in stored.items())
+        live = {item[4] for item in self.heap if self._valid(item)}
+        for g, entry in self.stats.items():
+            tokens = self.tokens(g)
+            # the id tables agree with the n-gram's tokens
+            assert self._length[g] == len(tokens) and self._max_token[g] == max(tokens)
+            assert self._right[(self._parent[g], self._last[g])] == g
+            if len(tokens) > 2:
+                assert self._left[(tokens[0], self._right_id(tokens[1:]))] == g
+            # a repeated n-gram has exactly one valid heap item, with its current weight
+            items = [item for item in self.heap if item[4] == g and self._valid(item)]
+            if entry.count >= 2:
+                assert [item[:3] for item in items] == [(-len(tokens) * entry.count, len(tokens), min(entry.occ))]
+                assert entry.queued == (entry.count, min(entry.occ))
+            else:
+                assert g not in live
+            if entry.count >= 2 and g in before and before[g][:2] == (entry.count, min(entry.occ)):
+                assert entry.version == before[g][2]  # removed and added back: its heap item is kept
+
+    def _right_id(self, tokens):
+        gram = self._right[(-1 - tokens[0], tokens[1])]
+        for token in tokens[2:]:
+            gram = self._right[(gram, token)]
+        return gram
+
+
+def checked_spanify(raw, retokenize):
+    """`spanify` on the distinct responses with their multiplicities, checked at every step."""
+    multiplicity = Counter(tuple(r) for r in raw)
+    spanifier = CheckedSpanifier(list(multiplicity), list(multiplicity.values()), retokenize)
+    return spanifier, spanifier.run()
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_bookkeeping_matches_a_recount_after_every_replacement(seed):
+    rng = random.Random(200 + seed)
+    for _ in range(6):
+        texts = repetitive_corpus(rng)
+        texts += rng.sample(texts, rng.randint(0, len(texts)))  # multiplicities
+        for retokenize in (str.split, tokenize.uncached):
+            raw = [list(retokenize(t)) for t in texts]
+            spanifier, got = checked_spanify(raw, retokenize)
+            spanifier.check()
+            expected_templates, expected_spans = brute_force_spanify(raw, retokenize)
+            assert got.spans == expected_spans, texts
+            assert got.templates == list(dict(zip(map(tuple, raw), expected_templates)).values()), texts
+
+
+def test_winner_made_again_by_retokenization_is_selected_again():
+    # Re-tokenization can bring back the n-gram just replaced (NLTK turns a closing ''
+    # into ``; this toy tokenizer does it on purpose): S1 = (a, b, c), then x -> "q a b c"
+    # and y -> "w a b c" make (a, b, c) occur twice again, in the same responses as before.
+    retokenize = lambda text: text.replace("x", "q a b c").replace("y", "w a b c").split()  # noqa: E731
+    raw = split(["a b c x", "a b c y"])
+    got = spanify(raw, retokenize)
+    assert got.spans == {S1: ("a", "b", "c"), S2: ("a", "b", "c")}
+    assert (got.templates, got.spans) == brute_force_spanify(raw, retokenize)
+
+
+def test_bigram_back_to_an_earlier_count_is_queued_again():
+    # (a, b) occurs twice, drops to once when S1 = (b, c, d) takes it from response 1, and
+    # comes back to twice (same first response) when the text after S2 = (x, y) is
+    # re-tokenized: it must be selected as S3.
+    s2 = span_name(2)
+    retokenize = lambda text: text.replace(f"{s2} w", f"{s2} a b").split()  # noqa: E731
+    raw = split(["a b", "a b c d x y w", "b c d", "x y"])
+    got = spanify(raw, retokenize)
+    assert got.spans == {S1: ("b", "c", "d"), S2: ("x", "y"), S3: ("a", "b")}
+    assert got.templates == [(S3,), ("a", S1, S2, S3), (S1,), (S2,)]
+    assert (got.templates, got.spans) == brute_force_spanify(raw, retokenize)
+
+
+def test_repeated_ngram_inside_a_rewritten_region_keeps_its_count():
+    # S1 = (A, B, C, D, E) (3 x 5 = 15) rewrites all of response 0, whose two (p, q, r)
+    # are taken out and counted back in: (p, q, r) stays at 4 (2 + 1 + 1), then wins (12).
+    raw = split(["A B C D E p q r p q r A B C D E", "p q r", "p q r", "A B C D E"])
+    _, got = checked_spanify(raw, str.split)  # the two identical responses are one, counted twice
+    assert got.spans == {S1: ("A", "B", "C", "D", "E"), S2: ("p", "q", "r")}
+    assert got.templates == [(S1, S2, S2, S1), (S2,), (S1,)]
