@@ -169,12 +169,16 @@ def test_incremental_equals_brute_force(seed):
         ]
         texts += rng.sample(texts, rng.randint(0, len(texts)))  # duplicates are processed once, weighted
         rng.shuffle(texts)
-        for retokenize in (str.split, tokenize.uncached):
-            raw = [list(retokenize(t)) for t in texts]
-            expected_templates, expected_spans = brute_force_spanify(raw, retokenize)
-            got = spanify(raw, retokenize)
-            assert got.spans == expected_spans, texts
-            assert got.templates == expected_templates, texts
+        assert_same_as_brute_force(texts)
+
+
+def assert_same_as_brute_force(texts: list[str]) -> None:
+    for retokenize in (str.split, tokenize.uncached):
+        raw = [list(retokenize(t)) for t in texts]
+        expected_templates, expected_spans = brute_force_spanify(raw, retokenize)
+        got = spanify(raw, retokenize)
+        assert got.spans == expected_spans, texts
+        assert got.templates == expected_templates, texts
 
 
 def test_scorer_outputs_and_empty_input():
@@ -214,12 +218,7 @@ def test_incremental_equals_brute_force_on_repetitive_responses(seed):
     rng = random.Random(100 + seed)
     for _ in range(8):
         texts = repetitive_corpus(rng)
-        for retokenize in (str.split, tokenize.uncached):
-            raw = [list(retokenize(t)) for t in texts]
-            expected_templates, expected_spans = brute_force_spanify(raw, retokenize)
-            got = spanify(raw, retokenize)
-            assert got.spans == expected_spans, texts
-            assert got.templates == expected_templates, texts
+        assert_same_as_brute_force(texts)
 
 
 class CheckedSpanifier(_Spanifier):
