@@ -93,16 +93,25 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 def format_scores(results: dict[str, dict], title: str) -> str:
     lines = [f"EPITOME classifiers, {title}", "",
-             f"{'mechanism':<10}{'n':>5}{'accuracy':>10}{'macro-F1':>10}   F1 per level 0/1/2   "
+             f"{'mechanism':<10}{'n':>5}{'accuracy':>22}{'macro-F1':>22}   F1 per level 0/1/2   "
              f"Sharma et al. acc/F1"]
     for m, r in results.items():
         per = "/".join(f"{x:.2f}" for x in r["f1_per_level"])
         acc, f1 = SHARMA[m]
-        lines.append(f"{m:<10}{r['n']:>5}{r['accuracy']:>10.3f}{r['macro_f1']:>10.3f}   {per:<20} {acc:.2f}/{f1:.2f}")
+        lines.append(f"{m:<10}{r['n']:>5}{_with_interval(r, 'accuracy'):>22}{_with_interval(r, 'macro_f1'):>22}   "
+                     f"{per:<20} {acc:.2f}/{f1:.2f}")
+    intervals = [r["interval"] for r in results.values() if "interval" in r]
+    if intervals:
+        lines += ["", f"[low, high]: {intervals[0]['level']:.0%} interval, {intervals[0]['method']}"]
     lines += ["", "confusion matrices (rows: annotated level 0/1/2, columns: predicted 0/1/2)"]
     for m, r in results.items():
         lines.append(f"  {m}: " + "  ".join(" ".join(f"{x:>4}" for x in row) for row in r["confusion_matrix"]))
     return "\n".join(lines) + "\n"
+
+
+def _with_interval(result: dict, key: str) -> str:
+    interval = result.get("interval", {}).get(key)
+    return f"{result[key]:.3f}" + (f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else "")
 
 
 def run_predict(args: argparse.Namespace) -> int:

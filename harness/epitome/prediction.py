@@ -10,7 +10,7 @@ from typing import Sequence
 
 from harness.epitome import features, store, trunk
 from harness.epitome.data import MECHANISMS, check_mechanism, load_pairs, stratified_split
-from harness.epitome.training import SeekerStates, level_scores, predict_encoded
+from harness.epitome.training import SeekerStates, held_out_intervals, level_scores, predict_encoded
 from harness.errors import HarnessError
 
 
@@ -236,6 +236,7 @@ def evaluate_instrument(instrument: Instrument, data_paths: dict[str, str] | Non
         split = clf.manifest["split"]
         test = [pairs[i] for i in stratified_split([p.level for p in pairs], split["seed"], split["proportions"])["test"]]
         predicted = instrument.levels([p.seeker for p in test], [p.response for p in test], [m])[m]
-        results[m] = {**level_scores([p.level for p in test], predicted),
+        gold = [p.level for p in test]
+        results[m] = {**level_scores(gold, predicted), "interval": held_out_intervals(gold, predicted),
                       "recorded_at_training": {k: clf.manifest["test"][k] for k in ("accuracy", "macro_f1")}}
     return results

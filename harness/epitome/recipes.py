@@ -58,7 +58,7 @@ RECIPES: dict[str, Recipe] = {
     "all-minilm-l6-v2": Recipe(lr=1e-4, batch_size=32, epochs=3, warmup_ratio=0.1, class_weighting="sqrt",
                                freeze_embeddings=True, train_top_layers=3, level_offsets="macro_f1"),
     # seconds to train, no meaning: for tests only
-    "tiny-bert": Recipe(lr=3e-3, batch_size=4, epochs=50, dropout=0.0),
+    "tiny-bert": Recipe(lr=1e-2, batch_size=8, epochs=80, dropout=0.0),
 }
 
 

@@ -102,7 +102,7 @@ def missing_message(backbone: str, directory: Path, missing: list[str]) -> str:
     return (
         f"no trained EPITOME classifier for {', '.join(missing)} with backbone {backbone} in {directory}. "
         f"Train the instrument with: {train_command(backbone, directory)} "
-        f"(MiniLM: about 13 minutes on 2 idle CPU cores; roberta-base wants a GPU), or ask the command to "
+        f"(MiniLM: about 8 minutes on 2 idle CPU cores; roberta-base wants a GPU), or ask the command to "
         f"train it first (--train-epitome). Nothing else is used in its place."
     )
 

@@ -146,7 +146,8 @@ def test_instrument_manifest_records_what_made_it(tiny_instrument):
     assert man["data"]["path"] == paths["IP"] and len(man["data"]["sha256"]) == 64
     assert man["split"]["seed"] == 12 and man["split"]["sizes"] == {"train": 21, "validation": 3, "test": 6}
     assert man["recipe"] == FEW_EPOCHS.to_json()
-    assert set(man["test"]) >= {"accuracy", "macro_f1", "confusion_matrix"}
+    assert set(man["test"]) >= {"accuracy", "macro_f1", "confusion_matrix", "interval"}
+    assert man["test"]["interval"]["macro_f1"][0] <= man["test"]["macro_f1"] <= man["test"]["interval"]["macro_f1"][1]
     assert man["versions"]["torch"] and man["versions"]["transformers"]
     assert sorted(p.name for p in (out / "IP").iterdir()) >= ["config.json", "manifest.json", "model.safetensors"]
 
@@ -204,7 +205,9 @@ def test_cli_evaluate_and_predict(tiny_instrument, tmp_path, capsys):
     scores = json.loads(report.read_text())
     assert set(scores) == {"ER", "IP", "EX"}
     assert all(0 <= scores[m]["accuracy"] <= 1 and 0 <= scores[m]["macro_f1"] <= 1 for m in scores)
-    assert "confusion matrices" in capsys.readouterr().out
+    assert all(len(scores[m]["interval"]["accuracy"]) == 2 for m in scores)
+    printed = capsys.readouterr().out
+    assert "confusion matrices" in printed and "95% interval, half-sampling" in printed
 
     gens = tmp_path / "gens.jsonl"
     gens.write_text(
