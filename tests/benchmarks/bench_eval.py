@@ -119,13 +119,14 @@ def scoring_rows(configs: list[tuple[int, str]], subjects: int | None) -> list[d
 GENERATION_MODES = ("plain", "plain+static", "shared prefix")
 
 
-def generation_row(prompts: int, batch_size: int, mode: str) -> dict:
+def generation_row(prompts: int, batch_size: int, mode: str, responses_to: str | None = None) -> dict:
     """One measurement, in this process (the OpenMP settings are this process's).
 
     plain: lm-eval's HFLM as it is (one `generate` call per batch, growing KV cache);
     plain+static: the same with a preallocated KV cache; shared prefix: what the eval
     command installs (harness/runs/hf_generation.py; `batch_size` rows decoded at once).
-    "responses" is a digest of the responses, to tell whether two rows answered alike."""
+    "responses" is a digest of the responses, to tell whether two rows answered alike; with
+    `responses_to`, the responses are written there (JSON) to compare them one by one."""
     import torch
     from lm_eval.api.registry import get_model
 
@@ -146,6 +147,8 @@ def generation_row(prompts: int, batch_size: int, mode: str) -> dict:
     seconds = time.perf_counter() - start
     tokens = sum(len(lm.tok_encode(r, add_special_tokens=False)) for r in responses)
     digest = hashlib.sha256(json.dumps(responses).encode()).hexdigest()[:12]
+    if responses_to:
+        Path(responses_to).write_text(json.dumps(responses))
     return {
         "measure": "generation", "batch size": batch_size, "generation": mode, "prompts": prompts, "new tokens": tokens,
         "seconds": round(seconds, 2), "new tokens/s": round(tokens / seconds, 1), "responses": digest,
@@ -154,7 +157,7 @@ def generation_row(prompts: int, batch_size: int, mode: str) -> dict:
     }
 
 
-def generation_rows(prompts: int, configs: list[tuple[int, str, str]]) -> list[dict]:
+def generation_rows(prompts: int, configs: list[tuple[int, str, str]], responses_to: str | None = None) -> list[dict]:
     """Each (batch size, OMP_WAIT_POLICY, generation mode) in a fresh process, since OpenMP
     reads the policy at start."""
     rows = []
@@ -162,8 +165,9 @@ def generation_rows(prompts: int, configs: list[tuple[int, str, str]]) -> list[d
         env = {**os.environ, "OMP_WAIT_POLICY": policy}
         if policy == "default":
             env.pop("OMP_WAIT_POLICY")
+        out = [f"{responses_to}-{prompts}-{batch_size}-{mode.replace(' ', '_')}.json"] if responses_to else []
         proc = subprocess.run([sys.executable, "-m", "tests.benchmarks.bench_eval", "--worker", str(prompts),
-                               str(batch_size), mode], cwd=REPO, env=env, capture_output=True, text=True)
+                               str(batch_size), mode, *out], cwd=REPO, env=env, capture_output=True, text=True)
         if proc.returncode != 0:
             raise SystemExit(f"generation worker failed:\n{proc.stderr[-3000:]}")
         rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
@@ -252,13 +256,14 @@ def generation_only(argv: list[str]) -> None:
     parser.add_argument("--batch-size", type=int, nargs="+", default=[64], help="rows decoded at once")
     parser.add_argument("--mode", choices=GENERATION_MODES, default="shared prefix")
     parser.add_argument("--omp-wait", default="default")
+    parser.add_argument("--responses", metavar="PREFIX", help="write each row's responses to PREFIX-<row>.json")
     args = parser.parse_args(argv)
-    generation_rows(args.prompts, [(b, args.omp_wait, args.mode) for b in args.batch_size])
+    generation_rows(args.prompts, [(b, args.omp_wait, args.mode) for b in args.batch_size], args.responses)
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--worker"]:
-        print(json.dumps(generation_row(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])))
+        print(json.dumps(generation_row(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], *sys.argv[5:6])))
     elif sys.argv[1:2] == ["--score-worker"]:
         print(json.dumps(scoring_row(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]) or None)))
     elif sys.argv[1:2] == ["generation"]:
