@@ -30,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--output", default="reports/demo", help="where the run folders, leaderboard.md and figures go")
     parser.add_argument("--model-args", default=f"pretrained={DEFAULT_MODEL}",
                         help="another model instead of the embedded default (lm-eval hf model arguments)")
-    parser.add_argument("--batch-size", type=int, help="generation batch size (default: as eval, 64 on CPU)")
+    parser.add_argument("--batch-size", type=int,
+                        help="generation batch size: rows decoded at once (default: as eval, 64 on CPU)")
     parser.add_argument("--gen-kwargs", help="override generation arguments, e.g. max_gen_toks=64 (default: the task's)")
     instruments.add_options(parser)
     parser.set_defaults(func=run)

@@ -32,7 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--output", help="the run folder to write (default reports/runs/<model name>)")
     parser.add_argument("--seed", type=int, help="one seed for python, numpy, torch and few-shot sampling "
                         "(default: lm-eval's 0/1234/1234/1234)")
-    parser.add_argument("--batch-size", help="batch size, or auto (default on hf: 64 on CPU, 16 on GPUs; on vllm: auto)")
+    parser.add_argument("--batch-size", help="batch size, or auto (default on hf: 64 on CPU, 16 on GPUs; on vllm: "
+                        "auto); hf generation decodes this many rows at once, refilling stopped rows' places from "
+                        "lm-eval batches of 4x as many prompts")
     parser.add_argument("--likelihood-batch-size", help="hf: batch size for scoring choices (MMLU), default 2 on "
                         "CPU (full-vocabulary log-probabilities of long prompts are large), else --batch-size")
     parser.add_argument("--device", help="cpu, cuda, cuda:1... (default: cuda when available)")

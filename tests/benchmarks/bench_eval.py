@@ -19,6 +19,8 @@ Needs the ED data (EMPATHY_HARNESS_MIRROR). Target: >= 80 new tokens/s on 2 core
 
 from __future__ import annotations
 
+import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -117,12 +119,14 @@ def scoring_rows(configs: list[tuple[int, str]], subjects: int | None) -> list[d
 GENERATION_MODES = ("plain", "plain+static", "shared prefix")
 
 
-def generation_row(prompts: int, batch_size: int, mode: str) -> dict:
+def generation_row(prompts: int, batch_size: int, mode: str, responses_to: str | None = None) -> dict:
     """One measurement, in this process (the OpenMP settings are this process's).
 
     plain: lm-eval's HFLM as it is (one `generate` call per batch, growing KV cache);
     plain+static: the same with a preallocated KV cache; shared prefix: what the eval
-    command installs (harness/runs/hf_generation.py)."""
+    command installs (harness/runs/hf_generation.py; `batch_size` rows decoded at once).
+    "responses" is a digest of the responses, to tell whether two rows answered alike; with
+    `responses_to`, the responses are written there (JSON) to compare them one by one."""
     import torch
     from lm_eval.api.registry import get_model
 
@@ -142,15 +146,18 @@ def generation_row(prompts: int, batch_size: int, mode: str) -> dict:
     responses = lm.generate_until(requests, disable_tqdm=True)
     seconds = time.perf_counter() - start
     tokens = sum(len(lm.tok_encode(r, add_special_tokens=False)) for r in responses)
+    digest = hashlib.sha256(json.dumps(responses).encode()).hexdigest()[:12]
+    if responses_to:
+        Path(responses_to).write_text(json.dumps(responses))
     return {
         "measure": "generation", "batch size": batch_size, "generation": mode, "prompts": prompts, "new tokens": tokens,
-        "seconds": round(seconds, 2), "new tokens/s": round(tokens / seconds, 1),
+        "seconds": round(seconds, 2), "new tokens/s": round(tokens / seconds, 1), "responses": digest,
         "threads": torch.get_num_threads(), "omp wait": os.environ.get("OMP_WAIT_POLICY", "default"),
         "load": round(os.getloadavg()[0], 2),
     }
 
 
-def generation_rows(prompts: int, configs: list[tuple[int, str, str]]) -> list[dict]:
+def generation_rows(prompts: int, configs: list[tuple[int, str, str]], responses_to: str | None = None) -> list[dict]:
     """Each (batch size, OMP_WAIT_POLICY, generation mode) in a fresh process, since OpenMP
     reads the policy at start."""
     rows = []
@@ -158,8 +165,9 @@ def generation_rows(prompts: int, configs: list[tuple[int, str, str]]) -> list[d
         env = {**os.environ, "OMP_WAIT_POLICY": policy}
         if policy == "default":
             env.pop("OMP_WAIT_POLICY")
+        out = [f"{responses_to}-{prompts}-{batch_size}-{mode.replace(' ', '_')}.json"] if responses_to else []
         proc = subprocess.run([sys.executable, "-m", "tests.benchmarks.bench_eval", "--worker", str(prompts),
-                               str(batch_size), mode], cwd=REPO, env=env, capture_output=True, text=True)
+                               str(batch_size), mode, *out], cwd=REPO, env=env, capture_output=True, text=True)
         if proc.returncode != 0:
             raise SystemExit(f"generation worker failed:\n{proc.stderr[-3000:]}")
         rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
@@ -195,21 +203,27 @@ def startup_rows() -> list[dict]:
     return rows
 
 
+DEMO_PROMPTS = 200  # the demo's ed_empathy slice
+
+
 def main(quick: bool = False) -> None:
     if quick:  # the eval command's settings on an idle machine
         prompts, configs = 64, [(64, "default", "shared prefix")]
         subjects, scoring = 12, [(2, mode) for mode in SCORING_MODES]
+        demo = []
     else:
         prompts = 64
         configs = ([(b, "default", mode) for b in (16, 64) for mode in GENERATION_MODES]
                    + [(32, "default", "shared prefix"), (64, "PASSIVE", "shared prefix")])
         subjects, scoring = None, [(b, mode) for b in (2, 1) for mode in SCORING_MODES]
-    rows = generation_rows(prompts, configs) + scoring_rows(scoring, subjects) + startup_rows()
-    best = max((r for r in rows if r["measure"] == "generation"), key=lambda r: r["new tokens/s"])
+        demo = generation_rows(DEMO_PROMPTS, [(64, "default", "shared prefix")])
+    rows = generation_rows(prompts, configs) + demo + scoring_rows(scoring, subjects) + startup_rows()
+    best = max((r for r in rows if r["measure"] == "generation" and r["prompts"] == prompts),
+               key=lambda r: r["new tokens/s"])
     write_report(
         "eval",
         ["measure", "batch size", "omp wait", "generation", "prompts", "new tokens", "scoring", "requests", "seconds",
-         "new tokens/s", "max |d loglik|", "same greedy", "command", "load"],
+         "new tokens/s", "responses", "max |d loglik|", "same greedy", "command", "load"],
         rows,
         notes=[
             f"generation: SmolLM2-135M-Instruct (float32, CPU, {best['threads']} torch threads), the first "
@@ -225,17 +239,34 @@ def main(quick: bool = False) -> None:
             "omp wait: OMP_WAIT_POLICY of the worker (the eval command chooses PASSIVE only when the load "
             "already fills the cores: spinning OpenMP threads are faster on idle cores, many times slower on "
             "shared ones); generation: plain is lm-eval's HFLM unchanged, plain+static the same with a "
-            "preallocated KV cache, shared prefix what the eval command uses (the batch's common prompt "
-            "prefix encoded once, stopped rows dropped every 16 tokens; same tokens)",
+            "preallocated KV cache, shared prefix what the eval command uses (the common prompt prefix encoded "
+            "once, stopped rows dropped every 16 tokens and their slots given to waiting prompts, batch size = "
+            "rows decoded at once, lm-eval batches of 4x that); responses: a digest of the responses (equal "
+            f"digests, same responses); the {DEMO_PROMPTS}-prompt row is the demo's ed_empathy slice",
             "load is the 1-minute load average when the row was measured (the machine is shared)",
         ],
     )
 
 
+def generation_only(argv: list[str]) -> None:
+    """`python -m tests.benchmarks.bench_eval generation [--prompts N] [--batch-size B ...]`:
+    generation rows only, printed (no report)."""
+    parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.bench_eval generation")
+    parser.add_argument("--prompts", type=int, default=64, help=f"first N ed_empathy prompts (demo: {DEMO_PROMPTS})")
+    parser.add_argument("--batch-size", type=int, nargs="+", default=[64], help="rows decoded at once")
+    parser.add_argument("--mode", choices=GENERATION_MODES, default="shared prefix")
+    parser.add_argument("--omp-wait", default="default")
+    parser.add_argument("--responses", metavar="PREFIX", help="write each row's responses to PREFIX-<row>.json")
+    args = parser.parse_args(argv)
+    generation_rows(args.prompts, [(b, args.omp_wait, args.mode) for b in args.batch_size], args.responses)
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--worker"]:
-        print(json.dumps(generation_row(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])))
+        print(json.dumps(generation_row(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], *sys.argv[5:6])))
     elif sys.argv[1:2] == ["--score-worker"]:
         print(json.dumps(scoring_row(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]) or None)))
+    elif sys.argv[1:2] == ["generation"]:
+        generation_only(sys.argv[2:])
     else:
         main(quick="--quick" in sys.argv)

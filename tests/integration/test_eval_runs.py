@@ -136,20 +136,24 @@ def _count_generate(monkeypatch, fail_after: int | None = None) -> list[int]:
 
 def test_resume_after_an_interruption(mirror, toys, tmp_path, monkeypatch):
     monkeypatch.setenv("EMPATHY_HARNESS_CACHE", str(tmp_path / "cache"))
-    request = tiny_request(tmp_path, limit=6, batch_size=2)
-    first = _count_generate(monkeypatch, fail_after=2)
+    from harness.runs.hf_generation import PROMPTS_PER_SLOT
+
+    # one decoding slot: lm-eval hands generation PROMPTS_PER_SLOT prompts per batch
+    limit = PROMPTS_PER_SLOT + 2
+    request = tiny_request(tmp_path, limit=limit, batch_size=1)
+    first = _count_generate(monkeypatch, fail_after=1)
     with pytest.raises(KeyboardInterrupt):
         run(request)
-    assert first == [2, 2] and not request.output.exists()
+    assert first == [PROMPTS_PER_SLOT] and not request.output.exists()
     second = _count_generate(monkeypatch)
     out = run(request)
     assert second == [2]  # only the 2 documents not generated before the interruption
-    assert len(read_jsonl(out / "tasks" / "ed_empathy" / "generations.jsonl")) == 6
+    assert len(read_jsonl(out / "tasks" / "ed_empathy" / "generations.jsonl")) == limit
     # another model identity does not see these responses: same requests, another dtype
     other = _count_generate(monkeypatch)
-    run(tiny_request(tmp_path, limit=6, batch_size=2, model_args={"pretrained": "tiny-llama", "dtype": "bfloat16"},
+    run(tiny_request(tmp_path, limit=limit, batch_size=1, model_args={"pretrained": "tiny-llama", "dtype": "bfloat16"},
                      output=tmp_path / "run-bf16"))
-    assert sum(other) == 6
+    assert sum(other) == limit
 
 
 @pytest.mark.slow

@@ -35,10 +35,10 @@ def _lm(batch_size: int):
                                                {"batch_size": batch_size, "device": "cpu"})
 
 
-def _requests(until: list[str], max_gen_toks: int = 28):
+def _requests(until: list[str], max_gen_toks: int = 28, shared: str = SHARED):
     from lm_eval.api.instance import Instance
 
-    return [Instance("generate_until", {}, (SHARED + tail, {"until": until, "max_gen_toks": max_gen_toks,
+    return [Instance("generate_until", {}, (shared + tail, {"until": until, "max_gen_toks": max_gen_toks,
                                                             "do_sample": False}), idx)
             for idx, tail in enumerate(TAILS)]
 
@@ -78,3 +78,50 @@ def test_same_text_without_stops_and_in_small_batches(one_torch_thread):
     shared = _lm(batch_size=4)
     use_shared_prefix_generation(shared)
     assert shared.generate_until(_requests(until=[], max_gen_toks=21), disable_tqdm=True) == expected
+
+
+def _refills_seen(monkeypatch) -> tuple[list[int], list[int]]:
+    """The size of every group of prompts prefilled, and the padding columns inserted
+    into a batch to merge it with another."""
+    from harness.runs import hf_generation
+
+    groups: list[int] = []
+    inserted: list[int] = []
+    prefill, widen = hf_generation._Decoder.prefill, hf_generation._widen
+
+    def counted_prefill(self, group):
+        groups.append(len(group))
+        return prefill(self, group)
+
+    def counted_widen(batch, width, prefix, pad_id):
+        inserted.append(width - batch.ids.shape[1])
+        return widen(batch, width, prefix, pad_id)
+
+    monkeypatch.setattr(hf_generation._Decoder, "prefill", counted_prefill)
+    monkeypatch.setattr(hf_generation, "_widen", counted_widen)
+    return groups, inserted
+
+
+@pytest.mark.parametrize("shared", [SHARED, ""], ids=["shared prefix", "no shared prefix"])
+def test_same_text_when_waiting_prompts_refill_stopped_rows(one_torch_thread, monkeypatch, shared):
+    """More prompts than slots: rows stop at different points and waiting prompts take their
+    places beside rows that have decoded for a while, so padding goes in after the prefix of
+    the shorter batch (wrong positions or attended padding would change the text), and
+    prompts of different lengths are prefilled side by side."""
+    from harness.runs import hf_generation
+
+    stops = [".", "!", "\n\n"]  # rows stop after 0 to 28 tokens
+    expected = _lm(batch_size=len(TAILS)).generate_until(_requests(until=stops, shared=shared), disable_tqdm=True)
+
+    slots = 2
+    assert slots * hf_generation.PROMPTS_PER_SLOT >= len(TAILS)  # one lm-eval batch: every refill in one call
+    monkeypatch.setattr(hf_generation, "CHUNK", 4)  # more chunk ends: rows of a batch stop in different chunks
+    lm = _lm(batch_size=slots)
+    hf_generation.use_shared_prefix_generation(lm)
+    groups, inserted = _refills_seen(monkeypatch)
+    seen = _batch_sizes_seen(lm)
+    got = lm.generate_until(_requests(until=stops, shared=shared), disable_tqdm=True)
+    assert got == expected
+    assert sum(groups) == len(TAILS) and len(groups) >= 3, f"prefilled groups {groups}"
+    assert max(seen) <= slots
+    assert any(n > 0 for n in inserted), f"no padding was inserted to merge: {inserted}"
