@@ -250,7 +250,7 @@ def main(quick: bool = False) -> None:
 
 def generation_only(argv: list[str]) -> None:
     """`python -m tests.benchmarks.bench_eval generation [--prompts N] [--batch-size B ...]`:
-    generation rows only, printed (no report)."""
+    generation rows only, printed and written to reports/benchmarks/eval_generation.{md,json}."""
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.bench_eval generation")
     parser.add_argument("--prompts", type=int, default=64, help=f"first N ed_empathy prompts (demo: {DEMO_PROMPTS})")
     parser.add_argument("--batch-size", type=int, nargs="+", default=[64], help="rows decoded at once")
@@ -258,7 +258,14 @@ def generation_only(argv: list[str]) -> None:
     parser.add_argument("--omp-wait", default="default")
     parser.add_argument("--responses", metavar="PREFIX", help="write each row's responses to PREFIX-<row>.json")
     args = parser.parse_args(argv)
-    generation_rows(args.prompts, [(b, args.omp_wait, args.mode) for b in args.batch_size], args.responses)
+    rows = generation_rows(args.prompts, [(b, args.omp_wait, args.mode) for b in args.batch_size], args.responses)
+    write_report("eval_generation", ["measure", "batch size", "omp wait", "generation", "prompts", "new tokens",
+                                     "seconds", "new tokens/s", "responses", "load"], rows,
+                 notes=[f"SmolLM2-135M-Instruct (float32, CPU, {rows[0]['threads']} torch threads), the first "
+                        f"{args.prompts} ed_empathy prompts with the chat template, greedy, up to 200 new tokens; "
+                        "generation and batch size as in the `eval` report's notes (target >= 80 new tokens/s)",
+                        "load is the 1-minute load average when the row was measured (the machine is shared)"],
+                 reproduce="python -m tests.benchmarks.bench_eval generation " + " ".join(argv))
 
 
 if __name__ == "__main__":

@@ -45,8 +45,10 @@ def machine() -> dict:
     }
 
 
-def write_report(name: str, columns: list[str], rows: list[dict], notes: list[str] | None = None) -> str:
-    """Print a markdown table and write reports/benchmarks/<name>.{md,json}."""
+def write_report(name: str, columns: list[str], rows: list[dict], notes: list[str] | None = None,
+                 reproduce: str | None = None) -> str:
+    """Print a markdown table and write reports/benchmarks/<name>.{md,json}; `reproduce` is
+    the command that made it, when it is not `python -m tests.benchmarks <name>`."""
     REPORTS.mkdir(parents=True, exist_ok=True)
     info = machine()
     header = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns)
@@ -56,7 +58,8 @@ def write_report(name: str, columns: list[str], rows: list[dict], notes: list[st
         + "".join(f"- {n}\n" for n in notes or [])
         + f"- machine: {info['cpus']} CPUs, load {info['load_1min']} at the end, Python {info['python']}\n"
         + f"- measured {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}; "
-        + f"reproduce: `make bench BENCH={name}` or `python -m tests.benchmarks {name}`\n"
+        + (f"reproduce: `{reproduce}`\n" if reproduce else
+           f"reproduce: `make bench BENCH={name}` or `python -m tests.benchmarks {name}`\n")
     )
     (REPORTS / f"{name}.md").write_text(text)
     (REPORTS / f"{name}.json").write_text(json.dumps({"name": name, "machine": info, "rows": rows, "notes": notes or []}, indent=2))
