@@ -145,14 +145,15 @@ class _Decoder:
         self.new_tokens: list[list[int]] = [[] for _ in rows]
         prefix = common_prefix_length(rows) if len(rows) > 1 else 0
         self.prefix = prefix if prefix >= MIN_PREFIX else 0
-        self.logits_to_keep = supports_continuation_logits(lm)
-        keep = {"logits_to_keep": 1} if self.logits_to_keep else {}
+        # only caches are wanted from the prompts: logits at every prompt position would be
+        # a (rows x tokens x vocabulary) tensor, about 2 GB for 64 ED prompts
+        self.cache_only = {"logits_to_keep": 1} if supports_continuation_logits(lm) else {}
         self.prefix_cache = DynamicCache(config=self.model.config)
         if self.prefix:
             ids = torch.tensor([rows[0][:self.prefix]], device=device)
             with torch.no_grad():
                 self.model(input_ids=ids, attention_mask=torch.ones_like(ids), past_key_values=self.prefix_cache,
-                           use_cache=True, **keep)
+                           use_cache=True, **self.cache_only)
         # padding inserted into and removed from the cache is only sound for plain KV tensors
         # (not sliding windows, quantized or recurrent states)
         self.refillable = all(type(layer) is DynamicLayer for layer in self.prefix_cache.layers)
@@ -164,12 +165,10 @@ class _Decoder:
         cache.batch_repeat_interleave(len(group))
         if ids.shape[1] - 1 > self.prefix:
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
-            # only the cache is wanted: logits at every prompt position would be a
-            # (rows x tokens x vocabulary) tensor, about 2 GB for 64 ED prompts
-            keep = {"logits_to_keep": 1} if self.logits_to_keep else {}
             with torch.no_grad():
                 self.model(input_ids=ids[:, self.prefix:-1], attention_mask=mask[:, :-1],
-                           position_ids=positions[:, self.prefix:-1], past_key_values=cache, use_cache=True, **keep)
+                           position_ids=positions[:, self.prefix:-1], past_key_values=cache, use_cache=True,
+                           **self.cache_only)
         return _Batch(group, ids, mask, cache)
 
     def decode(self, batch: _Batch) -> _Batch | None:
