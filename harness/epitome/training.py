@@ -349,6 +349,14 @@ def train_instrument(
         pairs = load_pairs(mechanism, source)
         split = stratified_split([p.level for p in pairs], SPLIT_SEED, SPLIT_PROPORTIONS)
         parts = {name: [pairs[i] for i in idx] for name, idx in split.items()}
+        empty = [name for name, part in parts.items() if not part]
+        if empty:  # found before training, not after the first epoch
+            from harness.errors import DataError
+
+            shares = "/".join(f"{share:.0%}" for share in SPLIT_PROPORTIONS.values())
+            raise DataError(f"{source}: its {len(pairs)} rows leave the {' and '.join(empty)} part of the "
+                            f"{'/'.join(SPLIT_PROPORTIONS)} split ({shares} of each level) empty; "
+                            f"give it more rows")
         result = train_classifier(path, recipe, parts, progress=progress, seeker_states=shared,
                                   description=f"EPITOME {mechanism} ({choice.name})")
         commit = getattr(result.model.config, "_commit_hash", None)

@@ -247,3 +247,13 @@ def test_level_offsets_fitted_on_validation_never_lower_its_macro_f1():
     assert result.validation_before_offsets is not None
     assert result.validation["macro_f1"] >= result.validation_before_offsets["macro_f1"]
     assert result.model.level_offsets[0].item() == 0.0
+
+
+def test_too_few_rows_for_the_split_stop_before_training(tmp_path, capsys):
+    paths = write_mechanism_csvs(tmp_path, n=3)
+    code = main(["epitome", "train", "--backbone", "tiny-bert", "--mechanisms", "IP", "--data", "IP", paths["IP"],
+                 "--output", str(tmp_path / "out"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code != 0 and "Traceback" not in err
+    assert paths["IP"] in err and "3 rows" in err and "give it more rows" in err
+    assert not (tmp_path / "out" / "IP").exists()
