@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from harness.epitome.recipes import LEVEL_OFFSET_MODES
+
 # Sharma et al. (2020), as METRICS.md quotes them: the bar a trained instrument is held to.
 SHARMA = {"ER": (0.79, 0.74), "IP": (0.84, 0.63), "EX": (0.93, 0.73)}
 
@@ -27,6 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     recipe.add_argument("--batch-size", type=int)
     recipe.add_argument("--warmup-ratio", type=float)
     recipe.add_argument("--class-weighting", choices=["none", "balanced", "sqrt"])
+    recipe.add_argument("--level-offsets", choices=list(LEVEL_OFFSET_MODES),
+                        help="level-logit offsets: none, or fitted on the validation part for its macro-F1")
     recipe.add_argument("--seed", type=int, help="training seed (the data split's seed is fixed)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.set_defaults(func=run_train)
@@ -66,7 +70,7 @@ def run_train(args: argparse.Namespace) -> int:
     choice = store.choose_backbone(args.backbone)
     recipe = recipe_for(choice.name).updated(lr=args.lr, epochs=args.epochs, batch_size=args.batch_size,
                                              warmup_ratio=args.warmup_ratio, class_weighting=args.class_weighting,
-                                             seed=args.seed)
+                                             level_offsets=args.level_offsets, seed=args.seed)
     directory = Path(args.output) if args.output else store.default_dir(choice.name)
     print(choice.describe())
     print(f"recipe: {json.dumps(recipe.to_json())}")

@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 
 
+LEVEL_OFFSET_MODES = ("none", "macro_f1")
+
+
 @dataclass(frozen=True)
 class Recipe:
     lr: float = 2e-5

@@ -18,7 +18,7 @@ import torch
 from harness.epitome import features
 from harness.epitome.data import LEVELS, Pair
 from harness.epitome.model import NUM_LEVELS, EpitomeBiEncoder
-from harness.epitome.recipes import Recipe
+from harness.epitome.recipes import LEVEL_OFFSET_MODES, Recipe
 
 
 @dataclass
@@ -124,10 +124,11 @@ def train_classifier(
     """Train on parts["train"], keep the best epoch on parts["validation"], score parts["test"]."""
     from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
-    if recipe.level_offsets not in ("none", "macro_f1"):  # checked before hours of training, not after
+    if recipe.level_offsets not in LEVEL_OFFSET_MODES:  # checked before hours of training, not after
         from harness.errors import HarnessError
 
-        raise HarnessError(f"level_offsets must be none or macro_f1, not {recipe.level_offsets!r}")
+        raise HarnessError(f"level_offsets must be one of {', '.join(LEVEL_OFFSET_MODES)}, "
+                           f"not {recipe.level_offsets!r}")
     start, cpu_start = time.perf_counter(), time.process_time()
     torch.manual_seed(recipe.seed)
     tokenizer = AutoTokenizer.from_pretrained(backbone_path)

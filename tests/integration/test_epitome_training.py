@@ -257,3 +257,16 @@ def test_too_few_rows_for_the_split_stop_before_training(tmp_path, capsys):
     assert code != 0 and "Traceback" not in err
     assert paths["IP"] in err and "3 rows" in err and "give it more rows" in err
     assert not (tmp_path / "out" / "IP").exists()
+
+
+@pytest.mark.slow
+def test_cli_recipe_overrides_reach_the_manifest(tmp_path, capsys):
+    paths = write_mechanism_csvs(tmp_path)
+    out = tmp_path / "out"
+    assert main(["epitome", "train", "--backbone", "tiny-bert", "--mechanisms", "IP", "--data", "IP", paths["IP"],
+                 "--epochs", "1", "--level-offsets", "macro_f1", "--seed", "3", "--output", str(out),
+                 "--no-progress"]) == 0
+    man = store.read_manifest(out / "IP")
+    assert (man["recipe"]["epochs"], man["recipe"]["level_offsets"], man["recipe"]["seed"]) == (1, "macro_f1", 3)
+    assert "validation_before_offsets" in man
+    assert '"level_offsets": "macro_f1"' in capsys.readouterr().out

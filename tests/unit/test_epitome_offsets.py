@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
 import torch
 
 from harness.epitome.training import fit_level_offsets
+from tests.benchmarks.epitome_seeds import crossfit_offset_gain, offsets_by_procedure
 
 
 def test_offsets_recover_the_rare_level():
@@ -23,3 +26,31 @@ def test_offsets_stay_zero_when_nothing_improves():
 def test_one_class_only_keeps_zero_offsets():
     logits = torch.tensor([[1.0, 0.5, 0.0], [2.0, 0.0, 1.0]])
     assert fit_level_offsets(logits, [0, 0]) == [0.0, 0.0, 0.0]
+
+
+def test_crossfit_gain_of_offsets_that_generalise():
+    # Every level-1 row sits 0.5 below level 0 on its own logit: with no offsets level 1 is
+    # never predicted, macro-F1 (20/24 + 0 + 1) / 3 = 0.6111. Every stratified half holds two
+    # level-1 rows, learns b1 = 0.6 (the smallest grid value in (0.5, 1]), and predicts the
+    # other half perfectly: the out-of-sample gain is 1 - 0.6111 in every halving.
+    logits = np.array([[1.0, 0.0, -5.0]] * 10 + [[1.0, 0.5, -5.0]] * 4 + [[0.0, 0.0, 5.0]] * 6)
+    gold = [0] * 10 + [1] * 4 + [2] * 6
+    assert crossfit_offset_gain(logits, gold) == pytest.approx(1 - (20 / 24 + 1) / 3)
+    offsets, gain = offsets_by_procedure(logits, gold)
+    assert offsets["crossfit"].tolist() == offsets["macro_f1"].tolist() == [0.0, 0.6, 0.0]
+
+
+def test_crossfit_gain_of_offsets_that_fit_one_pair():
+    # Level-1 logit minus level-0 logit: level-0 rows -0.5 .. -1.0, the two level-1 rows -0.1
+    # and -2.0. On all 12 rows b1 = 0.2 catches the -0.1 row (macro-F1 0.619 -> 0.863 in
+    # sample). Cross-fitted, each half holds one level-1 row: the half with -0.1 learns 0.2,
+    # which catches nothing in the other half; the half with -2.0 learns 0 (catching it would
+    # take its three level-0 rows with it: 0.467 < 0.619). Pooled, the predictions are those
+    # of no offsets in every halving: gain 0, and crossfit adds nothing.
+    margins = [-0.5, -0.6, -0.7, -0.8, -0.9, -1.0, -0.1, -2.0]
+    logits = np.array([[0.0, m, -5.0] for m in margins] + [[0.0, 0.0, 5.0]] * 4)
+    gold = [0] * 6 + [1] * 2 + [2] * 4
+    offsets, gain = offsets_by_procedure(logits, gold)
+    assert offsets["macro_f1"].tolist() == [0.0, 0.2, 0.0]
+    assert gain == pytest.approx(0.0, abs=1e-12)
+    assert offsets["crossfit"].tolist() == [0.0, 0.0, 0.0]
