@@ -93,6 +93,13 @@ def stratified_split(levels: Sequence[int], seed: int = SPLIT_SEED,
     return {name: sorted(idx) for name, idx in parts.items()}
 
 
+def split_pairs(pairs: Sequence[Pair], seed: int = SPLIT_SEED,
+                proportions: dict[str, float] = SPLIT_PROPORTIONS) -> dict[str, list[Pair]]:
+    """The pairs of each part of `stratified_split` (by the pairs' levels)."""
+    split = stratified_split([p.level for p in pairs], seed, proportions)
+    return {name: [pairs[i] for i in idx] for name, idx in split.items()}
+
+
 def rationale_token_labels(response: str, rationales: Sequence[str],
                            offsets: Sequence[tuple[int, int]]) -> tuple[list[int], int]:
     """Token labels (1 inside a rationale, else 0) from a tokenizer's character offsets.

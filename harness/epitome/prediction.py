@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Sequence
 
 from harness.epitome import features, store, trunk
-from harness.epitome.data import MECHANISMS, check_mechanism, load_pairs, stratified_split
+from harness.epitome.data import MECHANISMS, check_mechanism, load_pairs, split_pairs
 from harness.epitome.training import SeekerStates, held_out_intervals, level_scores, predict_encoded
 from harness.errors import HarnessError
 
@@ -234,7 +234,7 @@ def evaluate_instrument(instrument: Instrument, data_paths: dict[str, str] | Non
                                f"(sha256 {clf.manifest['data']['sha256']}); its held-out part cannot be rebuilt")
         pairs = load_pairs(m, path)
         split = clf.manifest["split"]
-        test = [pairs[i] for i in stratified_split([p.level for p in pairs], split["seed"], split["proportions"])["test"]]
+        test = split_pairs(pairs, split["seed"], split["proportions"])["test"]
         predicted = instrument.levels([p.seeker for p in test], [p.response for p in test], [m])[m]
         gold = [p.level for p in test]
         results[m] = {**level_scores(gold, predicted), "interval": held_out_intervals(gold, predicted),

@@ -332,7 +332,7 @@ def train_instrument(
     from harness.embedded import resolve_model
     from harness.epitome import store
     from harness.epitome.data import (RESOURCE, SPLIT_PROPORTIONS, SPLIT_SEED, check_mechanism, data_path,
-                                      load_pairs, stratified_split)
+                                      load_pairs, split_pairs)
     from harness.epitome.recipes import recipe_for
 
     if isinstance(choice, str):
@@ -348,8 +348,7 @@ def train_instrument(
     for mechanism in [check_mechanism(m) for m in mechanisms]:
         source = data_path(mechanism, (data_paths or {}).get(mechanism))
         pairs = load_pairs(mechanism, source)
-        split = stratified_split([p.level for p in pairs], SPLIT_SEED, SPLIT_PROPORTIONS)
-        parts = {name: [pairs[i] for i in idx] for name, idx in split.items()}
+        parts = split_pairs(pairs)
         empty = [name for name, part in parts.items() if not part]
         if empty:  # found before training, not after the first epoch
             from harness.errors import DataError

@@ -78,7 +78,7 @@ def train_seed(seed: int, folder: Path) -> None:
     """Train the recipe with `seed` (offsets off) for the three mechanisms; save logits."""
     from harness.embedded import resolve_model
     from harness.epitome import features
-    from harness.epitome.data import SPLIT_PROPORTIONS, SPLIT_SEED, data_path, load_pairs, stratified_split
+    from harness.epitome.data import data_path, load_pairs, split_pairs
     from harness.epitome.recipes import recipe_for
     from harness.epitome.training import SeekerStates, predict_logits, train_classifier
 
@@ -90,8 +90,7 @@ def train_seed(seed: int, folder: Path) -> None:
         if target.exists():
             continue
         pairs = load_pairs(mechanism, data_path(mechanism))
-        split = stratified_split([p.level for p in pairs], SPLIT_SEED, SPLIT_PROPORTIONS)
-        parts = {name: [pairs[i] for i in idx] for name, idx in split.items()}
+        parts = split_pairs(pairs)
         result = train_classifier(path, recipe, parts, progress=False, seeker_states=shared)
         pad_id = result.tokenizer.pad_token_id or 0
         arrays = {}
@@ -135,6 +134,13 @@ def score(folder: Path, seeds: Sequence[int]) -> list[dict]:
     return records
 
 
+def _seed_list(text: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give whole numbers separated by commas, e.g. 12,13,14")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     import os
 
@@ -142,10 +148,10 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.epitome_seeds")
-    parser.add_argument("--seeds", default="12,13,14,15,16", help="training seeds, comma-separated")
+    parser.add_argument("--seeds", default="12,13,14,15,16", type=_seed_list, help="training seeds, comma-separated")
     parser.add_argument("--logits", type=Path, help="where the per-seed logits are kept")
     args = parser.parse_args(argv)
-    seeds = [int(s) for s in args.seeds.split(",")]
+    seeds = args.seeds
     folder = args.logits or default_folder()
     folder.mkdir(parents=True, exist_ok=True)
     for seed in seeds:
@@ -179,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                          f"{r['crossfit_gain']:+.3f}" for r in records)]
     write_report("epitome_seeds", ["mechanism", "offsets", "test macro-F1", "min / max", "per seed", "test accuracy",
                                    "validation macro-F1", "bar"], rows, notes,
-                 reproduce=f"python -m tests.benchmarks.epitome_seeds --seeds {args.seeds}")
+                 reproduce=f"python -m tests.benchmarks.epitome_seeds --seeds {','.join(map(str, seeds))}")
 
 
 if __name__ == "__main__":
