@@ -28,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     recipe.add_argument("--epochs", type=int)
     recipe.add_argument("--batch-size", type=int)
     recipe.add_argument("--warmup-ratio", type=float)
+    recipe.add_argument("--max-length", type=int, help="tokens kept of each seeker and response post")
     recipe.add_argument("--class-weighting", choices=["none", "balanced", "sqrt"])
     recipe.add_argument("--level-offsets", choices=list(LEVEL_OFFSET_MODES),
                         help="level-logit offsets: none, or fitted on the validation part for its macro-F1")
@@ -69,7 +70,8 @@ def run_train(args: argparse.Namespace) -> int:
 
     choice = store.choose_backbone(args.backbone)
     recipe = recipe_for(choice.name).updated(lr=args.lr, epochs=args.epochs, batch_size=args.batch_size,
-                                             warmup_ratio=args.warmup_ratio, class_weighting=args.class_weighting,
+                                             warmup_ratio=args.warmup_ratio, max_length=args.max_length,
+                                             class_weighting=args.class_weighting,
                                              level_offsets=args.level_offsets, seed=args.seed)
     directory = Path(args.output) if args.output else store.default_dir(choice.name)
     print(choice.describe())

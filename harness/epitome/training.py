@@ -134,6 +134,11 @@ def train_classifier(
     tokenizer = AutoTokenizer.from_pretrained(backbone_path)
     model = EpitomeBiEncoder.from_backbone(backbone_path, dropout=recipe.dropout)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    limit = min(tokenizer.model_max_length, getattr(model.response_encoder.config, "max_position_embeddings", 10**9))
+    if not 1 <= recipe.max_length <= limit:
+        from harness.errors import HarnessError
+
+        raise HarnessError(f"max_length {recipe.max_length}: this backbone takes 1 to {limit} tokens")
     encoded = {name: features.encode_pairs(tokenizer, pairs, recipe.max_length) for name, pairs in parts.items()}
     train = encoded["train"]
 

@@ -1,13 +1,14 @@
 """How much do the MiniLM instrument's held-out scores depend on the training seed, and do
 the level offsets help out of sample? `python -m tests.benchmarks.epitome_seeds
-[--seeds 12,13,14,15,16] [--logits DIR]`
+[--seeds 12,13,14,15,16] [--set KEY=VALUE ...] [--logits DIR]`
 
 Trains the recipe once per seed (the split stays fixed; the offsets are fitted after
 training, so training is the same whatever is done with them), keeps each classifier's
 validation and test level logits in DIR (default `<cache>/derived/epitome-seeds/<recipe>`;
 a seed found there is not trained again, so an interrupted run resumes), and writes
-reports/benchmarks/epitome_seeds.{md,json}: test macro-F1 per mechanism, mean ± SD over
-the seeds, for three ways of treating the offsets:
+reports/benchmarks/epitome_seeds.{md,json} (with `--set max_length=64`, a change to the
+recipe judged the same way, epitome_seeds_max_length_64.{md,json}): test macro-F1 per
+mechanism, mean ± SD over the seeds, for three ways of treating the offsets:
 
 - none;
 - macro_f1, the recipe's: fitted on the whole validation part;
@@ -15,8 +16,8 @@ the seeds, for three ways of treating the offsets:
   fitted on one half of the validation part raise macro-F1 on the other half, on average
   over 50 stratified halvings (`crossfit_offset_gain`).
 
-About 9-11 minutes per seed on 2 cores (the three mechanisms: 532-700 s measured). Needs
-the offline mirror.
+About 9-14 minutes per seed on 2 cores (the three mechanisms' training: 557-839 s measured
+with max length 128). Needs the offline mirror.
 """
 
 from __future__ import annotations
@@ -74,17 +75,23 @@ def offsets_by_procedure(logits: np.ndarray, gold: Sequence[int]) -> tuple[dict[
     return {"none": np.zeros(3), "macro_f1": fitted, "crossfit": fitted if gain > 0 else np.zeros(3)}, gain
 
 
-def train_seed(seed: int, folder: Path) -> None:
-    """Train the recipe with `seed` (offsets off) for the three mechanisms; save logits."""
+def candidate_recipe(overrides: dict[str, object] | None = None):
+    """The backbone's recipe with `overrides` (recipe field -> value), offsets off."""
+    from harness.epitome.recipes import recipe_for
+
+    return recipe_for(BACKBONE).updated(level_offsets="none", **(overrides or {}))
+
+
+def train_seed(seed: int, folder: Path, overrides: dict[str, object] | None = None) -> None:
+    """Train the recipe (with `overrides`) with `seed`, offsets off, for the three mechanisms; save logits."""
     from harness.embedded import resolve_model
     from harness.epitome import features
     from harness.epitome.data import data_path, load_pairs, split_pairs
-    from harness.epitome.recipes import recipe_for
     from harness.epitome.training import SeekerStates, predict_logits, train_classifier
 
     path = resolve_model(BACKBONE)
     shared = SeekerStates(path)
-    recipe = recipe_for(BACKBONE).updated(seed=seed, level_offsets="none")
+    recipe = candidate_recipe(overrides).updated(seed=seed)
     for mechanism in MECHANISMS:
         target = folder / f"seed{seed}-{mechanism}.npz"
         if target.exists():
@@ -104,13 +111,12 @@ def train_seed(seed: int, folder: Path) -> None:
         print(f"seed {seed} {mechanism}: epoch {result.best_epoch}, {result.seconds:.0f} s", flush=True)
 
 
-def default_folder() -> Path:
+def default_folder(overrides: dict[str, object] | None = None) -> Path:
     from harness.config import cache_dir
     from harness.epitome.data import data_path
-    from harness.epitome.recipes import recipe_for
     from harness.resources import sha256_of
 
-    recipe = {k: v for k, v in recipe_for(BACKBONE).to_json().items() if k not in ("seed", "level_offsets")}
+    recipe = {k: v for k, v in candidate_recipe(overrides).to_json().items() if k not in ("seed", "level_offsets")}
     key = json.dumps({"recipe": recipe, "data": [sha256_of(data_path(m)) for m in MECHANISMS]}, sort_keys=True)
     return Path(cache_dir()) / "derived" / "epitome-seeds" / hashlib.sha256(key.encode()).hexdigest()[:12]
 
@@ -141,6 +147,25 @@ def _seed_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"{text!r}: give whole numbers separated by commas, e.g. 12,13,14")
 
 
+def _override(text: str) -> tuple[str, object]:
+    """KEY=VALUE for a recipe field, the value read as that field's type in the recipe."""
+    from harness.epitome.recipes import recipe_for
+
+    key, sep, value = text.partition("=")
+    current = recipe_for(BACKBONE).to_json()
+    if not sep or key not in current or key in ("seed", "level_offsets"):
+        settable = ", ".join(k for k in current if k not in ("seed", "level_offsets"))
+        raise argparse.ArgumentTypeError(f"{text!r}: give KEY=VALUE with KEY one of {settable}")
+    kind = type(current[key])
+    booleans = {"true": True, "false": False}
+    try:
+        if kind is bool:
+            return key, booleans[value.lower()]
+        return key, kind(value)
+    except (KeyError, ValueError):
+        raise argparse.ArgumentTypeError(f"{text!r}: {key} takes a {kind.__name__}")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     import os
 
@@ -149,13 +174,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.epitome_seeds")
     parser.add_argument("--seeds", default="12,13,14,15,16", type=_seed_list, help="training seeds, comma-separated")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], type=_override, metavar="KEY=VALUE",
+                        help="a candidate change to the recipe (repeatable), e.g. max_length=128")
     parser.add_argument("--logits", type=Path, help="where the per-seed logits are kept")
     args = parser.parse_args(argv)
-    seeds = args.seeds
-    folder = args.logits or default_folder()
+    seeds, overrides = args.seeds, dict(args.overrides)
+    folder = args.logits or default_folder(overrides)
     folder.mkdir(parents=True, exist_ok=True)
     for seed in seeds:
-        train_seed(seed, folder)
+        train_seed(seed, folder, overrides)
     records = score(folder, seeds)
 
     from harness.cli.epitome import SHARMA
@@ -175,7 +202,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             if name == "crossfit":
                 row["per seed"] += f" (kept {sum(r['crossfit_gain'] > 0 for r in mine)} of {len(mine)})"
             rows.append(row)
-    notes = [f"seeds {', '.join(map(str, seeds))}; backbone {BACKBONE}, the recipe of harness/epitome/recipes.py; "
+    changed = "".join(f" with {k}={v}" for k, v in overrides.items())
+    notes = [f"seeds {', '.join(map(str, seeds))}; backbone {BACKBONE}, the recipe of harness/epitome/recipes.py{changed}; "
              f"split seed fixed (the same test part for every seed); ± is the SD over seeds",
              "bar: Sharma et al.'s macro-F1 minus 5 points (issue 4's target)",
              "validation macro-F1 of macro_f1 and crossfit is in-sample (the offsets were fitted on it)",
@@ -183,9 +211,11 @@ def main(argv: Sequence[str] | None = None) -> None:
              "per seed and mechanism (seed mechanism: offsets, cross-fitted gain): "
              + "; ".join(f"{r['seed']} {r['mechanism']}: {r['offsets'][1]:+.1f} {r['offsets'][2]:+.1f}, "
                          f"{r['crossfit_gain']:+.3f}" for r in records)]
-    write_report("epitome_seeds", ["mechanism", "offsets", "test macro-F1", "min / max", "per seed", "test accuracy",
+    name = "epitome_seeds" + "".join(f"_{k}_{v}" for k, v in overrides.items())
+    write_report(name, ["mechanism", "offsets", "test macro-F1", "min / max", "per seed", "test accuracy",
                                    "validation macro-F1", "bar"], rows, notes,
-                 reproduce=f"python -m tests.benchmarks.epitome_seeds --seeds {','.join(map(str, seeds))}")
+                 reproduce=f"python -m tests.benchmarks.epitome_seeds --seeds {','.join(map(str, seeds))}"
+                           + "".join(f" --set {k}={v}" for k, v in overrides.items()))
 
 
 if __name__ == "__main__":

@@ -264,9 +264,19 @@ def test_cli_recipe_overrides_reach_the_manifest(tmp_path, capsys):
     paths = write_mechanism_csvs(tmp_path)
     out = tmp_path / "out"
     assert main(["epitome", "train", "--backbone", "tiny-bert", "--mechanisms", "IP", "--data", "IP", paths["IP"],
-                 "--epochs", "1", "--level-offsets", "macro_f1", "--seed", "3", "--output", str(out),
-                 "--no-progress"]) == 0
+                 "--epochs", "1", "--level-offsets", "macro_f1", "--seed", "3", "--max-length", "24",
+                 "--output", str(out), "--no-progress"]) == 0
     man = store.read_manifest(out / "IP")
-    assert (man["recipe"]["epochs"], man["recipe"]["level_offsets"], man["recipe"]["seed"]) == (1, "macro_f1", 3)
+    recipe = man["recipe"]
+    assert (recipe["epochs"], recipe["level_offsets"], recipe["seed"], recipe["max_length"]) == (1, "macro_f1", 3, 24)
     assert "validation_before_offsets" in man
     assert '"level_offsets": "macro_f1"' in capsys.readouterr().out
+
+
+def test_cli_max_length_beyond_the_backbone_is_a_clear_error(tmp_path, capsys):
+    paths = write_mechanism_csvs(tmp_path)
+    code = main(["epitome", "train", "--backbone", "tiny-bert", "--mechanisms", "IP", "--data", "IP", paths["IP"],
+                 "--max-length", "4096", "--output", str(tmp_path / "out"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code != 0 and "Traceback" not in err
+    assert "max_length 4096" in err and "1 to 128 tokens" in err

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from harness.epitome.training import fit_level_offsets
-from tests.benchmarks.epitome_seeds import crossfit_offset_gain, offsets_by_procedure
+from tests.benchmarks.epitome_seeds import _override, candidate_recipe, crossfit_offset_gain, offsets_by_procedure
 
 
 def test_offsets_recover_the_rare_level():
@@ -54,3 +54,21 @@ def test_crossfit_gain_of_offsets_that_fit_one_pair():
     assert offsets["macro_f1"].tolist() == [0.0, 0.2, 0.0]
     assert gain == pytest.approx(0.0, abs=1e-12)
     assert offsets["crossfit"].tolist() == [0.0, 0.0, 0.0]
+
+
+def test_seed_study_reads_recipe_changes_as_their_types():
+    assert _override("max_length=128") == ("max_length", 128)
+    assert _override("lr=3e-4") == ("lr", 3e-4)
+    assert _override("freeze_seeker=false") == ("freeze_seeker", False)
+    recipe = candidate_recipe(dict([_override("max_length=128")]))
+    assert (recipe.max_length, recipe.level_offsets) == (128, "none")
+
+
+@pytest.mark.parametrize("text, named", [("max_length=long", "takes a int"), ("freeze_seeker=no", "takes a bool"),
+                                         ("depth=3", "KEY one of"),
+                                         ("seed=3", "KEY one of"), ("max_length", "KEY one of")])
+def test_seed_study_names_a_bad_recipe_change(text, named):
+    import argparse
+
+    with pytest.raises(argparse.ArgumentTypeError, match=named):
+        _override(text)
