@@ -104,7 +104,7 @@ def prepare_instruments(scorers) -> None:
     missing = missing_mechanisms(folder)
     if missing:
         print(f"The EPITOME instrument ({choice.name}) is not trained on this machine yet: training "
-              f"{', '.join(missing)} now, once, into {folder} (on 2 idle CPU cores about 8 minutes).", flush=True)
+              f"{', '.join(missing)} now, once, into {folder} (on 2 idle CPU cores about 10 minutes).", flush=True)
         ensure_instrument(SETTINGS.backbone, progress=True, directory=SETTINGS.directory)
 
 

@@ -202,6 +202,10 @@ def load_instrument(backbone: str | None = None, directory: str | Path | None = 
         if manifest["backbone"]["name"] != choice.name:
             raise HarnessError(f"{folder / m} was trained from {manifest['backbone']['name']}, not {choice.name}")
         classifiers[m] = Classifier(m, model, tokenizer, manifest, folder / m)
+    if directory is None:  # the default folder may hold what an older version of the recipe trained
+        drift = {k: v for clf in classifiers.values() for k, v in store.recipe_drift(clf.manifest).items()}
+        if drift:
+            print(store.drift_message(choice.name, folder, drift), file=sys.stderr, flush=True)
     return Instrument(folder, choice.name, classifiers, choice.reason)
 
 

@@ -102,9 +102,26 @@ def missing_message(backbone: str, directory: Path, missing: list[str]) -> str:
     return (
         f"no trained EPITOME classifier for {', '.join(missing)} with backbone {backbone} in {directory}. "
         f"Train the instrument with: {train_command(backbone, directory)} "
-        f"(MiniLM: about 8 minutes on 2 idle CPU cores; roberta-base wants a GPU), or ask the command to "
+        f"(MiniLM: about 10 minutes on 2 idle CPU cores; roberta-base wants a GPU), or ask the command to "
         f"train it first (--train-epitome). Nothing else is used in its place."
     )
+
+
+def recipe_drift(manifest: dict) -> dict[str, tuple]:
+    """The settings in which a classifier's recorded recipe differs from its backbone's
+    current one: name -> (trained with, current)."""
+    from harness.epitome.recipes import recipe_for
+
+    trained = manifest.get("recipe", {})
+    current = recipe_for(manifest["backbone"]["name"]).to_json()
+    return {k: (trained.get(k), v) for k, v in current.items() if trained.get(k) != v}
+
+
+def drift_message(backbone: str, directory: Path, drift: dict[str, tuple]) -> str:
+    changes = ", ".join(f"{k} {old} (now {new})" for k, (old, new) in sorted(drift.items()))
+    return (f"note: the EPITOME instrument in {directory} was trained with another recipe than the current one "
+            f"for {backbone}: {changes}. Its scores are those of that instrument (every result records it); "
+            f"to use the current recipe, retrain: {train_command(backbone, directory)}")
 
 
 def package_versions() -> dict:

@@ -172,6 +172,18 @@ def test_instrument_levels_and_evaluation(tiny_instrument):
 
 
 @pytest.mark.slow
+def test_default_instrument_from_another_recipe_is_named(tiny_instrument, monkeypatch, capsys):
+    out, _, _ = tiny_instrument  # trained for 3 epochs; tiny-bert's recipe says 80
+    monkeypatch.setattr(store, "default_dir", lambda backbone: out)
+    load_instrument("tiny-bert", announce=False)
+    err = capsys.readouterr().err
+    assert f"the EPITOME instrument in {out} was trained with another recipe" in err
+    assert "epochs 3 (now 80)" in err and "empathy-harness epitome train --backbone tiny-bert" in err
+    load_instrument(directory=out, announce=False)  # a folder the user names is used as it is
+    assert "another recipe" not in capsys.readouterr().err
+
+
+@pytest.mark.slow
 def test_frozen_lower_layers_are_found_and_shared(tmp_path):
     """Trained as the MiniLM recipe trains (embeddings and lower layers frozen), saved and
     loaded: the classifiers share their frozen layer, found from the loaded weights, and

@@ -50,3 +50,16 @@ def test_backbone_folders(tmp_path, monkeypatch):
     slug = store.backbone_slug(str(local))
     assert slug.startswith("my-encoder-") and len(slug) == len("my-encoder-") + 8
     assert store.missing_mechanisms(tmp_path / "nothing") == ["ER", "IP", "EX"]
+
+
+def test_recipe_drift_names_each_setting_that_changed():
+    from harness.epitome.recipes import recipe_for
+
+    current = recipe_for("all-minilm-l6-v2").to_json()
+    manifest = {"backbone": {"name": "all-minilm-l6-v2"}, "recipe": {**current, "max_length": 64}}
+    assert store.recipe_drift(manifest) == {"max_length": (64, current["max_length"])}
+    assert store.recipe_drift({**manifest, "recipe": current}) == {}
+    # a backbone without a recipe of its own is held to the reference recipe
+    reference = recipe_for("roberta-base").to_json()
+    assert store.recipe_drift({"backbone": {"name": "/models/my-bert"}, "recipe": {**reference, "lr": 3e-5}}) == \
+        {"lr": (3e-5, reference["lr"])}
