@@ -23,6 +23,7 @@ from pathlib import Path
 
 from harness.config import EPITOME_BACKBONE_ENV, cache_dir, offline
 from harness.epitome.data import MECHANISMS
+from harness.epitome.recipes import recipe_for
 from harness.errors import HarnessError
 
 ONLINE_DEFAULT = "roberta-base"
@@ -110,8 +111,6 @@ def missing_message(backbone: str, directory: Path, missing: list[str]) -> str:
 def recipe_drift(manifest: dict) -> dict[str, tuple]:
     """The settings in which a classifier's recorded recipe differs from its backbone's
     current one: name -> (trained with, current)."""
-    from harness.epitome.recipes import recipe_for
-
     trained = manifest.get("recipe", {})
     current = recipe_for(manifest["backbone"]["name"]).to_json()
     return {k: (trained.get(k), v) for k, v in current.items() if trained.get(k) != v}

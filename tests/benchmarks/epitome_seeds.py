@@ -35,6 +35,7 @@ BACKBONE = "all-minilm-l6-v2"
 MECHANISMS = ("ER", "IP", "EX")
 PROCEDURES = ("none", "macro_f1", "crossfit")
 HALVINGS = 50
+PER_RUN = ("seed", "level_offsets")  # set by the study itself, never by --set or the folder's key
 
 
 def crossfit_offset_gain(logits: np.ndarray, gold: Sequence[int], halvings: int = HALVINGS, seed: int = 0) -> float:
@@ -116,7 +117,7 @@ def default_folder(overrides: dict[str, object] | None = None) -> Path:
     from harness.epitome.data import data_path
     from harness.resources import sha256_of
 
-    recipe = {k: v for k, v in candidate_recipe(overrides).to_json().items() if k not in ("seed", "level_offsets")}
+    recipe = {k: v for k, v in candidate_recipe(overrides).to_json().items() if k not in PER_RUN}
     key = json.dumps({"recipe": recipe, "data": [sha256_of(data_path(m)) for m in MECHANISMS]}, sort_keys=True)
     return Path(cache_dir()) / "derived" / "epitome-seeds" / hashlib.sha256(key.encode()).hexdigest()[:12]
 
@@ -153,8 +154,8 @@ def _override(text: str) -> tuple[str, object]:
 
     key, sep, value = text.partition("=")
     current = recipe_for(BACKBONE).to_json()
-    if not sep or key not in current or key in ("seed", "level_offsets"):
-        settable = ", ".join(k for k in current if k not in ("seed", "level_offsets"))
+    if not sep or key not in current or key in PER_RUN:
+        settable = ", ".join(k for k in current if k not in PER_RUN)
         raise argparse.ArgumentTypeError(f"{text!r}: give KEY=VALUE with KEY one of {settable}")
     kind = type(current[key])
     booleans = {"true": True, "false": False}
