@@ -36,6 +36,7 @@ once, dropping stopped rows, as before.
 from __future__ import annotations
 
 import copy
+import inspect
 from dataclasses import dataclass
 
 import torch
@@ -116,6 +117,15 @@ def generate_compacting(lm, context: torch.Tensor, max_length: int, stop: list[s
     return result
 
 
+def cache_argument(model) -> str:
+    """The name `model` takes its KV cache by: `cache` where its `forward` declares it
+    (recent transformers, which deprecate `past_key_values` and drop it from `forward` in
+    5.40), else `past_key_values`. The outputs of `forward` and `generate` use the same
+    name. A peft wrapper passes both through to the model it wraps."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
+
+
 @dataclass
 class _Batch:
     """Rows decoded together: `ids` and `mask` in the [shared prefix | padding | the row's
@@ -149,11 +159,12 @@ class _Decoder:
         # a (rows x tokens x vocabulary) tensor, about 2 GB for 64 ED prompts
         self.cache_only = {"logits_to_keep": 1} if supports_continuation_logits(lm) else {}
         self.prefix_cache = DynamicCache(config=self.model.config)
+        self.cache_arg = cache_argument(self.model)
         if self.prefix:
             ids = torch.tensor([rows[0][:self.prefix]], device=device)
             with torch.no_grad():
-                self.model(input_ids=ids, attention_mask=torch.ones_like(ids), past_key_values=self.prefix_cache,
-                           use_cache=True, **self.cache_only)
+                self.model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True,
+                           **{self.cache_arg: self.prefix_cache}, **self.cache_only)
         # padding inserted into and removed from the cache is only sound for plain KV tensors
         # (not sliding windows, quantized or recurrent states)
         self.refillable = all(type(layer) is DynamicLayer for layer in self.prefix_cache.layers)
@@ -167,8 +178,8 @@ class _Decoder:
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
             with torch.no_grad():
                 self.model(input_ids=ids[:, self.prefix:-1], attention_mask=mask[:, :-1],
-                           position_ids=positions[:, self.prefix:-1], past_key_values=cache, use_cache=True,
-                           **self.cache_only)
+                           position_ids=positions[:, self.prefix:-1], use_cache=True,
+                           **{self.cache_arg: cache}, **self.cache_only)
         return _Batch(group, ids, mask, cache)
 
     def decode(self, batch: _Batch) -> _Batch | None:
@@ -177,7 +188,7 @@ class _Decoder:
 
         step = min(CHUNK, min(self.max_new - len(self.new_tokens[r]) for r in batch.rows))
         criteria = stop_sequences_criteria(self.tokenizer, self.stop, batch.ids.shape[1], batch.ids.shape[0])
-        out = self.model.generate(input_ids=batch.ids, attention_mask=batch.mask, past_key_values=batch.cache,
+        out = self.model.generate(input_ids=batch.ids, attention_mask=batch.mask, **{self.cache_arg: batch.cache},
                                   max_new_tokens=step, stopping_criteria=criteria, pad_token_id=self.pad_id,
                                   use_cache=True, return_dict_in_generate=True, **self.kwargs)
         fresh = out.sequences[:, batch.ids.shape[1]:]
@@ -189,7 +200,7 @@ class _Decoder:
             if not done and len(self.new_tokens[row]) < self.max_new:
                 keep.append(position)
         mask = torch.cat([batch.mask, torch.ones_like(fresh)], dim=1)
-        batch = _Batch(batch.rows, out.sequences, mask, out.past_key_values)
+        batch = _Batch(batch.rows, out.sequences, mask, getattr(out, self.cache_arg))
         return self._select(batch, keep) if keep else None
 
     def _select(self, batch: _Batch, keep: list[int]) -> _Batch:

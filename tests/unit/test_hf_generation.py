@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+import warnings
 
-from harness.runs.hf_generation import common_prefix_length
+import pytest
+import torch
+
+from harness.runs.hf_generation import cache_argument, common_prefix_length
 
 
 @pytest.mark.parametrize("rows, expected", [
@@ -66,9 +69,37 @@ def test_same_text_as_plain_generation_with_stops_and_dropped_rows(one_torch_thr
     shared = _lm(batch_size=len(TAILS))
     use_shared_prefix_generation(shared)
     seen = _batch_sizes_seen(shared)
-    got = shared.generate_until(_requests(until=stops), disable_tqdm=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = shared.generate_until(_requests(until=stops), disable_tqdm=True)
     assert got == expected
     assert len(seen) > 1 and seen[-1] < seen[0], f"no row was dropped: batch sizes {seen}"
+    assert not [w for w in caught if "past_key_values" in str(w.message)], "a deprecated cache argument was passed"
+
+
+def test_the_cache_goes_by_the_name_the_model_declares():
+    class Old(torch.nn.Module):
+        def forward(self, input_ids=None, past_key_values=None, use_cache=None):
+            pass
+
+    class New(torch.nn.Module):
+        def forward(self, input_ids=None, cache=None, use_cache=None):
+            pass
+
+    class PeftLike:  # peft's wrapper takes **kwargs and passes them to the model it wraps
+        def __init__(self, base):
+            self.base = base
+
+        def get_base_model(self):
+            return self.base
+
+        def forward(self, *args, **kwargs):
+            pass
+
+    assert cache_argument(Old()) == "past_key_values"
+    assert cache_argument(New()) == "cache"
+    assert cache_argument(PeftLike(New())) == "cache"
+    assert cache_argument(PeftLike(Old())) == "past_key_values"
 
 
 def test_same_text_without_stops_and_in_small_batches(one_torch_thread):
