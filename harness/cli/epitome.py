@@ -31,7 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     recipe.add_argument("--max-length", type=int, help="tokens kept of each seeker and response post")
     recipe.add_argument("--class-weighting", choices=["none", "balanced", "sqrt"])
     recipe.add_argument("--level-offsets", choices=list(LEVEL_OFFSET_MODES),
-                        help="level-logit offsets: none, or fitted on the validation part for its macro-F1")
+                        help="level-logit offsets fitted on the validation part: none; macro_f1 (its "
+                             "macro-F1); prior (its predicted levels in the training part's proportions)")
     recipe.add_argument("--seed", type=int, help="training seed (the data split's seed is fixed)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.set_defaults(func=run_train)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 
 
-LEVEL_OFFSET_MODES = ("none", "macro_f1")
+LEVEL_OFFSET_MODES = ("none", "macro_f1", "prior")
 
 
 @dataclass(frozen=True)
@@ -31,8 +31,10 @@ class Recipe:
     grad_clip: float = 1.0
     seed: int = 12
     select_by: str = "macro_f1"  # the epoch kept: best validation macro-F1
-    # "none", or "macro_f1": after training, fit additive level-logit offsets on the
-    # validation part to maximise its macro-F1 (a prior-shift correction for rare levels)
+    # additive level-logit offsets fitted after training, a prior-shift correction for the
+    # rare levels: "none"; "macro_f1": those that maximise the validation part's macro-F1;
+    # "prior": those under which the validation part's predicted levels come in the
+    # training part's level proportions (no validation label used)
     level_offsets: str = "none"
 
     def to_json(self) -> dict:
@@ -60,9 +62,11 @@ RECIPES: dict[str, Recipe] = {
     # test part. Three untrained lower layers are also what the classifiers share at scoring.
     # Max length 128, not the reference's 64: at 64 tokens every rationale of 1 in 7 ER level-1
     # responses is cut off; 128 won on validation macro-F1 over 5 seeds (tests/benchmarks/epitome_seeds).
+    # "prior" offsets, not "macro_f1": fitted on one half of the validation part and scored on
+    # the other, they won over 5 seeds x 3 mechanisms x 50 halvings (0.698 against 0.691).
     "all-minilm-l6-v2": Recipe(lr=1e-4, batch_size=32, epochs=3, max_length=128, warmup_ratio=0.1,
                                class_weighting="sqrt", freeze_embeddings=True, train_top_layers=3,
-                               level_offsets="macro_f1"),
+                               level_offsets="prior"),
     # seconds to train, no meaning: for tests only
     "tiny-bert": Recipe(lr=1e-2, batch_size=8, epochs=80, dropout=0.0),
 }

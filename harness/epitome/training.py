@@ -199,10 +199,12 @@ def train_classifier(
     model.load_state_dict(best_state)
     model.eval()
     before_offsets = None
-    if recipe.level_offsets == "macro_f1":
+    if recipe.level_offsets != "none":
         logits = predict_logits(model, encoded["validation"], pad_id, seeker_states)
         before_offsets = level_scores(encoded["validation"].levels, logits.argmax(dim=-1).tolist())
-        model.level_offsets.copy_(torch.tensor(fit_level_offsets(logits, encoded["validation"].levels)))
+        offsets = (fit_level_offsets(logits, encoded["validation"].levels) if recipe.level_offsets == "macro_f1"
+                   else fit_prior_offsets(logits, encoded["train"].levels))
+        model.level_offsets.copy_(torch.tensor(offsets))
     validation = level_scores(encoded["validation"].levels,
                               predict_encoded(model, encoded["validation"], pad_id, seeker_states))
     test_predicted = predict_encoded(model, encoded["test"], pad_id, seeker_states)
@@ -280,17 +282,33 @@ def predict_encoded(model: EpitomeBiEncoder, data: features.Encoded, pad_id: int
 OFFSET_GRID = [round(-3.0 + 0.1 * i, 1) for i in range(61)]
 
 
-def fit_level_offsets(logits: torch.Tensor, gold: Sequence[int], grid: Sequence[float] = OFFSET_GRID) -> list[float]:
-    """Offsets (0, b1, b2) added to the level logits that maximise macro-F1 on (logits,
-    gold), b1 and b2 searched on `grid`; among equally good offsets the smallest (L2) wins,
-    so offsets that change nothing stay zero."""
+def _offset_candidates(grid: Sequence[float]):
+    """Every (0, b1, b2) with b1, b2 on `grid`, as a (k, 3) array."""
     import numpy as np
 
     values = np.asarray(grid, dtype=np.float64)
     b1, b2 = (a.ravel() for a in np.meshgrid(values, values, indexing="ij"))
-    offsets = np.stack([np.zeros_like(b1), b1, b2], axis=1)  # (k, 3)
-    scores = logits.double().numpy()[None, :, :] + offsets[:, None, :]  # (k, n, 3)
-    predicted = scores.argmax(axis=2)
+    return np.stack([np.zeros_like(b1), b1, b2], axis=1)
+
+
+def _smallest_best(offsets, quality) -> list[float]:
+    """The offsets of highest `quality`; among equally good ones the smallest (L2), so
+    offsets that change nothing stay zero."""
+    import numpy as np
+
+    quality = np.round(quality, 12)
+    best = np.flatnonzero(quality == quality.max())
+    chosen = best[np.argmin((offsets[best] ** 2).sum(axis=1))]
+    return [float(x) for x in offsets[chosen]]
+
+
+def fit_level_offsets(logits: torch.Tensor, gold: Sequence[int], grid: Sequence[float] = OFFSET_GRID) -> list[float]:
+    """Offsets (0, b1, b2) added to the level logits that maximise macro-F1 on (logits,
+    gold), b1 and b2 searched on `grid`; among equally good offsets the smallest (L2) wins."""
+    import numpy as np
+
+    offsets = _offset_candidates(grid)
+    predicted = (logits.double().numpy()[None, :, :] + offsets[:, None, :]).argmax(axis=2)  # (k, n)
     gold_arr = np.asarray(gold)[None, :]
     f1 = np.zeros(len(offsets))
     for level in LEVELS:
@@ -299,10 +317,24 @@ def fit_level_offsets(logits: torch.Tensor, gold: Sequence[int], grid: Sequence[
         fn = ((predicted != level) & (gold_arr == level)).sum(axis=1)
         denominator = 2 * tp + fp + fn
         f1 += np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), 0.0)
-    macro = np.round(f1 / len(LEVELS), 12)
-    best = np.flatnonzero(macro == macro.max())
-    chosen = best[np.argmin((offsets[best] ** 2).sum(axis=1))]
-    return [float(x) for x in offsets[chosen]]
+    return _smallest_best(offsets, f1 / len(LEVELS))
+
+
+def fit_prior_offsets(logits: torch.Tensor, train_levels: Sequence[int],
+                      grid: Sequence[float] = OFFSET_GRID) -> list[float]:
+    """Offsets (0, b1, b2), b1 and b2 on `grid`, under which the levels predicted from
+    `logits` (the validation part's) come in the proportions of `train_levels` (the
+    training part's labels): the smallest sum over levels of |predicted share - training
+    share|; among equally good offsets the smallest (L2) wins. The validation labels are
+    not used: with ~11 level-1 pairs in a validation part, thresholds set by their F1 are
+    noisy, while the training part's level shares are known from ~2,160 pairs."""
+    import numpy as np
+
+    offsets = _offset_candidates(grid)
+    predicted = (logits.double().numpy()[None, :, :] + offsets[:, None, :]).argmax(axis=2)  # (k, n)
+    prior = np.bincount(np.asarray(train_levels), minlength=len(LEVELS)) / len(train_levels)
+    shares = np.stack([(predicted == level).mean(axis=1) for level in LEVELS], axis=1)  # (k, levels)
+    return _smallest_best(offsets, -np.abs(shares - prior[None, :]).sum(axis=1))
 
 
 def _class_weights(levels: Sequence[int], scheme: str) -> torch.Tensor | None:

@@ -261,6 +261,26 @@ def test_level_offsets_fitted_on_validation_never_lower_its_macro_f1():
     assert result.model.level_offsets[0].item() == 0.0
 
 
+@pytest.mark.slow
+def test_prior_offsets_are_fitted_on_validation_logits_and_training_levels(monkeypatch):
+    from harness.epitome import training
+
+    calls = []
+
+    def fitter(logits, train_levels):  # the fitter itself is worked out by hand in test_epitome_offsets
+        calls.append((tuple(logits.shape), list(train_levels)))
+        return [0.0, 0.3, -0.2]
+
+    monkeypatch.setattr(training, "fit_prior_offsets", fitter)
+    pairs = make_pairs(18, seed=5)
+    parts = {"train": pairs[:12], "validation": pairs[12:], "test": pairs[12:]}
+    recipe = recipe_for("tiny-bert").updated(epochs=1, level_offsets="prior")
+    result = train_classifier(resolve_model("tiny-bert"), recipe, parts, progress=False)
+    assert calls == [((6, 3), [p.level for p in parts["train"]])]
+    assert result.model.level_offsets.tolist() == pytest.approx([0.0, 0.3, -0.2])
+    assert result.validation_before_offsets is not None
+
+
 def test_too_few_rows_for_the_split_stop_before_training(tmp_path, capsys):
     paths = write_mechanism_csvs(tmp_path, n=3)
     code = main(["epitome", "train", "--backbone", "tiny-bert", "--mechanisms", "IP", "--data", "IP", paths["IP"],

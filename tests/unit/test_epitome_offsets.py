@@ -1,4 +1,5 @@
-"""Level-logit offsets fitted on validation for macro-F1: worked out by hand."""
+"""Level-logit offsets fitted on validation, for macro-F1 or for the training part's level
+proportions: worked out by hand."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from harness.epitome.training import fit_level_offsets
+from harness.epitome.training import fit_level_offsets, fit_prior_offsets
 from tests.benchmarks.epitome_seeds import _override, candidate_recipe, crossfit_offset_gain, offsets_by_procedure
 
 
@@ -28,6 +29,30 @@ def test_one_class_only_keeps_zero_offsets():
     assert fit_level_offsets(logits, [0, 0]) == [0.0, 0.0, 0.0]
 
 
+PRIOR_LOGITS = torch.tensor([[2.0, 1.0, 0.0], [2.0, 0.0, 1.0], [0.0, 2.05, 1.05], [1.0, 0.0, 0.5]])
+
+
+def test_prior_offsets_match_the_training_proportions():
+    # Training shares 0.5 / 0.25 / 0.25. Without offsets the rows predict 0, 0, 1, 0 (shares
+    # 0.75 / 0.25 / 0: gap 0.5). Row 4 turns to level 2 once 0.5 + b2 > 1 (b2 > 0.5) with
+    # b1 = 0, and rows 1-3 keep their levels while b2 < 1: shares then match exactly; the
+    # smallest such offsets on the 0.1 grid are (0, 0, 0.6).
+    assert fit_prior_offsets(PRIOR_LOGITS, [0, 0, 1, 2]) == [0.0, 0.0, 0.6]
+
+
+def test_prior_offsets_do_not_look_at_validation_labels():
+    # Training labels all level 0: every row must predict 0. Row 3 needs 2.05 + b1 < 0 and
+    # 1.05 + b2 < 0: the smallest grid offsets are (0, -2.1, -1.1), whatever the rows' labels;
+    # fitted for macro-F1 on labels 0, 0, 1, 2, the offsets would be (0, 0, 0.6).
+    assert fit_prior_offsets(PRIOR_LOGITS, [0, 0, 0, 0]) == [0.0, -2.1, -1.1]
+
+
+def test_prior_offsets_stay_zero_when_no_offset_matches_better():
+    # One validation row against shares of 1/3 each: whatever it predicts, the gap is
+    # 2/3 + 1/3 + 1/3 = 4/3, so every offset ties and the zero offsets win.
+    assert fit_prior_offsets(torch.tensor([[1.0, 0.0, 0.0]]), [0, 1, 2]) == [0.0, 0.0, 0.0]
+
+
 def test_crossfit_gain_of_offsets_that_generalise():
     # Every level-1 row sits 0.5 below level 0 on its own logit: with no offsets level 1 is
     # never predicted, macro-F1 (20/24 + 0 + 1) / 3 = 0.6111. Every stratified half holds two
@@ -36,8 +61,10 @@ def test_crossfit_gain_of_offsets_that_generalise():
     logits = np.array([[1.0, 0.0, -5.0]] * 10 + [[1.0, 0.5, -5.0]] * 4 + [[0.0, 0.0, 5.0]] * 6)
     gold = [0] * 10 + [1] * 4 + [2] * 6
     assert crossfit_offset_gain(logits, gold) == pytest.approx(1 - (20 / 24 + 1) / 3)
-    offsets, gain = offsets_by_procedure(logits, gold)
-    assert offsets["crossfit"].tolist() == offsets["macro_f1"].tolist() == [0.0, 0.6, 0.0]
+    # prior, with training shares 10 / 4 / 6 of 20: exactly the four level-1 rows turn to
+    # level 1 once 0.5 + b1 > 1, while b1 <= 1 keeps the level-0 rows: again (0, 0.6, 0)
+    offsets, gain = offsets_by_procedure(logits, gold, train_levels=gold)
+    assert offsets["crossfit"].tolist() == offsets["macro_f1"].tolist() == offsets["prior"].tolist() == [0.0, 0.6, 0.0]
 
 
 def test_crossfit_gain_of_offsets_that_fit_one_pair():
@@ -50,7 +77,7 @@ def test_crossfit_gain_of_offsets_that_fit_one_pair():
     margins = [-0.5, -0.6, -0.7, -0.8, -0.9, -1.0, -0.1, -2.0]
     logits = np.array([[0.0, m, -5.0] for m in margins] + [[0.0, 0.0, 5.0]] * 4)
     gold = [0] * 6 + [1] * 2 + [2] * 4
-    offsets, gain = offsets_by_procedure(logits, gold)
+    offsets, gain = offsets_by_procedure(logits, gold, train_levels=gold)
     assert offsets["macro_f1"].tolist() == [0.0, 0.2, 0.0]
     assert gain == pytest.approx(0.0, abs=1e-12)
     assert offsets["crossfit"].tolist() == [0.0, 0.0, 0.0]
