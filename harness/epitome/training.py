@@ -19,6 +19,7 @@ from harness.epitome import features
 from harness.epitome.data import LEVELS, Pair
 from harness.epitome.model import NUM_LEVELS, EpitomeBiEncoder
 from harness.epitome.recipes import LEVEL_OFFSET_MODES, Recipe
+from harness.errors import HarnessError
 
 
 @dataclass
@@ -125,8 +126,6 @@ def train_classifier(
     from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
     if recipe.level_offsets not in LEVEL_OFFSET_MODES:  # checked before hours of training, not after
-        from harness.errors import HarnessError
-
         raise HarnessError(f"level_offsets must be one of {', '.join(LEVEL_OFFSET_MODES)}, "
                            f"not {recipe.level_offsets!r}")
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -136,8 +135,6 @@ def train_classifier(
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     limit = min(tokenizer.model_max_length, getattr(model.response_encoder.config, "max_position_embeddings", 10**9))
     if not 1 <= recipe.max_length <= limit:
-        from harness.errors import HarnessError
-
         raise HarnessError(f"max_length {recipe.max_length}: this backbone takes 1 to {limit} tokens")
     encoded = {name: features.encode_pairs(tokenizer, pairs, recipe.max_length) for name, pairs in parts.items()}
     train = encoded["train"]
@@ -199,14 +196,13 @@ def train_classifier(
     model.load_state_dict(best_state)
     model.eval()
     before_offsets = None
+    logits = predict_logits(model, encoded["validation"], pad_id, seeker_states)  # offsets still zero
     if recipe.level_offsets != "none":
-        logits = predict_logits(model, encoded["validation"], pad_id, seeker_states)
         before_offsets = level_scores(encoded["validation"].levels, logits.argmax(dim=-1).tolist())
         offsets = (fit_level_offsets(logits, encoded["validation"].levels) if recipe.level_offsets == "macro_f1"
                    else fit_prior_offsets(logits, encoded["train"].levels))
         model.level_offsets.copy_(torch.tensor(offsets))
-    validation = level_scores(encoded["validation"].levels,
-                              predict_encoded(model, encoded["validation"], pad_id, seeker_states))
+    validation = level_scores(encoded["validation"].levels, (logits + model.level_offsets).argmax(dim=-1).tolist())
     test_predicted = predict_encoded(model, encoded["test"], pad_id, seeker_states)
     test = {**level_scores(encoded["test"].levels, test_predicted),
             "interval": held_out_intervals(encoded["test"].levels, test_predicted)}
@@ -227,8 +223,6 @@ def freeze_lower_layers(encoder: torch.nn.Module, top: int) -> None:
     pass stops there."""
     indices = {name: int(m.group(1)) for name, _ in encoder.named_parameters() if (m := _LAYER.search(name))}
     if not indices:
-        from harness.errors import HarnessError
-
         raise HarnessError(f"train_top_layers: no numbered layers found in {type(encoder).__name__}; "
                            f"train all layers with this backbone")
     first_trained = max(indices.values()) + 1 - top
@@ -282,13 +276,15 @@ def predict_encoded(model: EpitomeBiEncoder, data: features.Encoded, pad_id: int
 OFFSET_GRID = [round(-3.0 + 0.1 * i, 1) for i in range(61)]
 
 
-def _offset_candidates(grid: Sequence[float]):
-    """Every (0, b1, b2) with b1, b2 on `grid`, as a (k, 3) array."""
+def _grid_predictions(logits: torch.Tensor, grid: Sequence[float]):
+    """Every offset vector (0, b1, b2) with b1, b2 on `grid`, as a (k, 3) array, and the
+    levels `logits` predict under each, as a (k, n) array."""
     import numpy as np
 
     values = np.asarray(grid, dtype=np.float64)
     b1, b2 = (a.ravel() for a in np.meshgrid(values, values, indexing="ij"))
-    return np.stack([np.zeros_like(b1), b1, b2], axis=1)
+    offsets = np.stack([np.zeros_like(b1), b1, b2], axis=1)
+    return offsets, (logits.double().numpy()[None, :, :] + offsets[:, None, :]).argmax(axis=2)
 
 
 def _smallest_best(offsets, quality) -> list[float]:
@@ -307,8 +303,7 @@ def fit_level_offsets(logits: torch.Tensor, gold: Sequence[int], grid: Sequence[
     gold), b1 and b2 searched on `grid`; among equally good offsets the smallest (L2) wins."""
     import numpy as np
 
-    offsets = _offset_candidates(grid)
-    predicted = (logits.double().numpy()[None, :, :] + offsets[:, None, :]).argmax(axis=2)  # (k, n)
+    offsets, predicted = _grid_predictions(logits, grid)
     gold_arr = np.asarray(gold)[None, :]
     f1 = np.zeros(len(offsets))
     for level in LEVELS:
@@ -330,8 +325,7 @@ def fit_prior_offsets(logits: torch.Tensor, train_levels: Sequence[int],
     noisy, while the training part's level shares are known from ~2,160 pairs."""
     import numpy as np
 
-    offsets = _offset_candidates(grid)
-    predicted = (logits.double().numpy()[None, :, :] + offsets[:, None, :]).argmax(axis=2)  # (k, n)
+    offsets, predicted = _grid_predictions(logits, grid)
     prior = np.bincount(np.asarray(train_levels), minlength=len(LEVELS)) / len(train_levels)
     shares = np.stack([(predicted == level).mean(axis=1) for level in LEVELS], axis=1)  # (k, levels)
     return _smallest_best(offsets, -np.abs(shares - prior[None, :]).sum(axis=1))
@@ -345,8 +339,6 @@ def _class_weights(levels: Sequence[int], scheme: str) -> torch.Tensor | None:
     if scheme == "sqrt":
         weights = weights.sqrt()
     elif scheme != "balanced":
-        from harness.errors import HarnessError
-
         raise HarnessError(f"class_weighting must be none, balanced or sqrt, not {scheme!r}")
     return weights / weights.mean()
 
