@@ -16,14 +16,14 @@ import platform
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 
 from harness.config import EPITOME_BACKBONE_ENV, cache_dir, offline
 from harness.epitome.data import MECHANISMS
-from harness.epitome.recipes import recipe_for
+from harness.epitome.recipes import Recipe, recipe_for
 from harness.errors import HarnessError
 
 ONLINE_DEFAULT = "roberta-base"
@@ -111,7 +111,9 @@ def missing_message(backbone: str, directory: Path, missing: list[str]) -> str:
 def recipe_drift(manifest: dict) -> dict[str, tuple]:
     """The settings in which a classifier's recorded recipe differs from its backbone's
     current one: name -> (trained with, current)."""
-    trained = manifest.get("recipe", {})
+    # a setting added after the classifier was trained did not exist then: it was trained as
+    # the setting's default does (new settings default to what training did before them)
+    trained = {**{f.name: f.default for f in fields(Recipe)}, **manifest.get("recipe", {})}
     current = recipe_for(manifest["backbone"]["name"]).to_json()
     return {k: (trained.get(k), v) for k, v in current.items() if trained.get(k) != v}
 

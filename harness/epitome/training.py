@@ -120,9 +120,11 @@ def train_classifier(
     progress: bool = True,
     description: str = "EPITOME",
     seeker_states: SeekerStates | None = None,
-    on_epoch: Callable[[dict], None] | None = None,
+    on_epoch: Callable[[dict, EpitomeBiEncoder], None] | None = None,
 ) -> TrainResult:
-    """Train on parts["train"], keep the best epoch on parts["validation"], score parts["test"]."""
+    """Train on parts["train"], keep the best epoch on parts["validation"], score parts["test"].
+    `on_epoch(record, model)` is called after each epoch's validation, the model in that
+    epoch's state."""
     from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
     if recipe.level_offsets not in LEVEL_OFFSET_MODES:  # checked before hours of training, not after
@@ -181,13 +183,19 @@ def train_classifier(
             losses.append(out.loss.item())
             bar.update(1)
             bar.set_postfix(epoch=epoch, loss=f"{sum(losses) / len(losses):.3f}")
-        val = level_scores(encoded["validation"].levels, predict_encoded(model, encoded["validation"], pad_id, seeker_states))
+        logits = predict_logits(model, encoded["validation"], pad_id, seeker_states)  # offsets still zero
+        val = level_scores(encoded["validation"].levels, logits.argmax(dim=-1).tolist())
         record = {"epoch": epoch, "train_loss": sum(losses) / len(losses), "seconds": round(time.perf_counter() - start),
                   "cpu_seconds": round(time.process_time() - cpu_start),
                   "validation_accuracy": val["accuracy"], "validation_macro_f1": val["macro_f1"]}
+        if recipe.select_with_offsets:
+            offsets = fitted_offsets(recipe.level_offsets, logits, encoded["validation"].levels, encoded["train"].levels)
+            val = level_scores(encoded["validation"].levels, (logits + torch.tensor(offsets)).argmax(dim=-1).tolist())
+            record.update({"validation_accuracy_with_offsets": val["accuracy"],
+                           "validation_macro_f1_with_offsets": val["macro_f1"]})
         history.append(record)
         if on_epoch:
-            on_epoch(record)
+            on_epoch(record, model)
         if val[recipe.select_by] > best_score:
             best_score, best_epoch = val[recipe.select_by], epoch
             best_state = copy.deepcopy(model.state_dict())
@@ -199,8 +207,7 @@ def train_classifier(
     logits = predict_logits(model, encoded["validation"], pad_id, seeker_states)  # offsets still zero
     if recipe.level_offsets != "none":
         before_offsets = level_scores(encoded["validation"].levels, logits.argmax(dim=-1).tolist())
-        offsets = (fit_level_offsets(logits, encoded["validation"].levels) if recipe.level_offsets == "macro_f1"
-                   else fit_prior_offsets(logits, encoded["train"].levels))
+        offsets = fitted_offsets(recipe.level_offsets, logits, encoded["validation"].levels, encoded["train"].levels)
         model.level_offsets.copy_(torch.tensor(offsets))
     validation = level_scores(encoded["validation"].levels, (logits + model.level_offsets).argmax(dim=-1).tolist())
     test_predicted = predict_encoded(model, encoded["test"], pad_id, seeker_states)
@@ -329,6 +336,16 @@ def fit_prior_offsets(logits: torch.Tensor, train_levels: Sequence[int],
     prior = np.bincount(np.asarray(train_levels), minlength=len(LEVELS)) / len(train_levels)
     shares = np.stack([(predicted == level).mean(axis=1) for level in LEVELS], axis=1)  # (k, levels)
     return _smallest_best(offsets, -np.abs(shares - prior[None, :]).sum(axis=1))
+
+
+def fitted_offsets(mode: str, logits: torch.Tensor, validation_levels: Sequence[int],
+                   train_levels: Sequence[int]) -> list[float]:
+    """The level offsets of `mode` (one of LEVEL_OFFSET_MODES) for these validation logits."""
+    if mode == "macro_f1":
+        return fit_level_offsets(logits, validation_levels)
+    if mode == "prior":
+        return fit_prior_offsets(logits, train_levels)
+    return [0.0] * NUM_LEVELS
 
 
 def _class_weights(levels: Sequence[int], scheme: str) -> torch.Tensor | None:

@@ -44,7 +44,8 @@ BACKBONE = "all-minilm-l6-v2"
 MECHANISMS = ("ER", "IP", "EX")
 PROCEDURES = ("none", "macro_f1", "prior", "crossfit")
 HALVINGS = 50
-PER_RUN = ("seed", "level_offsets")  # set by the study itself, never by --set or the folder's key
+# set by the study itself, never by --set or the folder's key (the epoch rules are compared from one training)
+PER_RUN = ("seed", "level_offsets", "select_with_offsets")
 
 
 def _stratified_halves(gold: np.ndarray, halvings: int, seed: int):
@@ -123,6 +124,48 @@ def offsets_by_procedure(logits: np.ndarray, gold: Sequence[int],
             "crossfit": fitted if gain > 0 else np.zeros(3)}, gain
 
 
+EPOCH_RULES = {"without offsets": False, "with offsets": True}  # how the kept epoch's validation macro-F1 is scored
+
+
+def choose_epoch(epoch_logits: np.ndarray, gold: np.ndarray, train_levels: Sequence[int],
+                 with_offsets: bool) -> tuple[int, np.ndarray]:
+    """The kept epoch's index, as training keeps it (best validation macro-F1, the earliest of
+    equals), scoring each epoch's logits without or with its own prior offsets; and the
+    prior offsets of the kept epoch."""
+    import torch
+
+    from harness.epitome.training import accuracy_and_macro_f1, fit_prior_offsets
+
+    best, best_score, best_offsets = 0, -1.0, None
+    for epoch, logits in enumerate(epoch_logits):
+        offsets = np.asarray(fit_prior_offsets(torch.from_numpy(logits), train_levels))
+        score = accuracy_and_macro_f1(gold, (logits + offsets if with_offsets else logits).argmax(axis=1))["macro_f1"]
+        if score > best_score:
+            best, best_score, best_offsets = epoch, score, offsets
+    return best, best_offsets
+
+
+def crossfit_epoch_rules(epoch_logits: np.ndarray, gold: Sequence[int], train_levels: Sequence[int],
+                         halvings: int = HALVINGS, seed: int = 0) -> dict[str, float]:
+    """Out-of-sample validation macro-F1 of each epoch rule with prior offsets: the epoch
+    chosen and the offsets fitted on one half, predicting the other, pooled, averaged over
+    `halvings` stratified cuts (the same cuts for both rules)."""
+    from harness.epitome.training import accuracy_and_macro_f1
+
+    gold_arr = np.asarray(gold)
+    out = {}
+    for name, with_offsets in EPOCH_RULES.items():
+        scores = []
+        for half in _stratified_halves(gold_arr, halvings, seed):
+            predicted = np.empty(len(gold_arr), dtype=np.int64)
+            for fitted, apply in ((half, ~half), (~half, half)):
+                epoch, offsets = choose_epoch(epoch_logits[:, fitted], gold_arr[fitted], train_levels, with_offsets)
+                predicted[apply] = (epoch_logits[epoch][apply] + offsets).argmax(axis=1)
+            scores.append(accuracy_and_macro_f1(gold_arr, predicted)["macro_f1"])
+        out[name] = float(np.mean(scores))
+    return out
+
+
 def candidate_recipe(overrides: dict[str, object] | None = None):
     """The backbone's recipe with `overrides` (recipe field -> value), offsets off."""
     from harness.epitome.recipes import recipe_for
@@ -131,11 +174,14 @@ def candidate_recipe(overrides: dict[str, object] | None = None):
 
 
 def train_seed(seed: int, folder: Path, overrides: dict[str, object] | None = None) -> None:
-    """Train the recipe (with `overrides`) with `seed`, offsets off, for the three mechanisms; save logits."""
+    """Train the recipe (with `overrides`) with `seed`, offsets off, for the three mechanisms;
+    save the kept epoch's logits and every epoch's (`epoch_validation_logits`,
+    `epoch_test_logits`: epochs x pairs x levels)."""
     from harness.embedded import resolve_model
     from harness.epitome import features
     from harness.epitome.data import data_path, load_pairs, split_pairs
     from harness.epitome.training import SeekerStates, predict_logits, train_classifier
+    from transformers import AutoTokenizer
 
     path = resolve_model(BACKBONE)
     shared = SeekerStates(path)
@@ -146,13 +192,23 @@ def train_seed(seed: int, folder: Path, overrides: dict[str, object] | None = No
             continue
         pairs = load_pairs(mechanism, data_path(mechanism))
         parts = split_pairs(pairs)
-        result = train_classifier(path, recipe, parts, progress=False, seeker_states=shared)
-        pad_id = result.tokenizer.pad_token_id or 0
+        encoded: dict[str, features.Encoded] = {}
+        per_epoch: dict[str, list[np.ndarray]] = {"validation": [], "test": []}
+
+        def keep_epoch_logits(record: dict, model) -> None:
+            for part in per_epoch:
+                per_epoch[part].append(predict_logits(model, encoded[part], pad_id, shared).numpy())
+
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        pad_id = tokenizer.pad_token_id or 0
+        encoded.update({part: features.encode_pairs(tokenizer, parts[part], recipe.max_length) for part in per_epoch})
+        result = train_classifier(path, recipe, parts, progress=False, seeker_states=shared,
+                                  on_epoch=keep_epoch_logits)
         arrays = {}
-        for part in ("validation", "test"):
-            encoded = features.encode_pairs(result.tokenizer, parts[part], recipe.max_length)
-            arrays[f"{part}_logits"] = predict_logits(result.model, encoded, pad_id, shared).numpy()
-            arrays[f"{part}_gold"] = np.asarray(encoded.levels)
+        for part in per_epoch:
+            arrays[f"{part}_logits"] = predict_logits(result.model, encoded[part], pad_id, shared).numpy()
+            arrays[f"{part}_gold"] = np.asarray(encoded[part].levels)
+            arrays[f"epoch_{part}_logits"] = np.stack(per_epoch[part])
         partial = target.with_suffix(".partial.npz")
         np.savez(partial, best_epoch=result.best_epoch, seconds=result.seconds, **arrays)
         partial.rename(target)
@@ -165,7 +221,8 @@ def default_folder(overrides: dict[str, object] | None = None) -> Path:
     from harness.resources import sha256_of
 
     recipe = {k: v for k, v in candidate_recipe(overrides).to_json().items() if k not in PER_RUN}
-    key = json.dumps({"recipe": recipe, "data": [sha256_of(data_path(m)) for m in MECHANISMS]}, sort_keys=True)
+    key = json.dumps({"recipe": recipe, "data": [sha256_of(data_path(m)) for m in MECHANISMS],
+                      "logits": "kept and every epoch"}, sort_keys=True)
     return Path(cache_dir()) / "derived" / "epitome-seeds" / hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
@@ -189,8 +246,24 @@ def score(folder: Path, seeds: Sequence[int]) -> list[dict]:
                 for part in ("validation", "test"):
                     scores = accuracy_and_macro_f1(d[f"{part}_gold"], (d[f"{part}_logits"] + off).argmax(axis=1))
                     record[f"{part}_{name}"] = scores
+            if "epoch_validation_logits" in d.files:
+                record["epoch_rules"] = _epoch_rules(d, train_levels[mechanism])
             records.append(record)
     return records
+
+
+def _epoch_rules(d, train_levels: Sequence[int]) -> dict:
+    """Per epoch rule (prior offsets): the epoch kept on the whole validation part, its test
+    scores, and the cross-fitted validation macro-F1 the rules are compared by."""
+    from harness.epitome.training import accuracy_and_macro_f1
+
+    epochs = d["epoch_validation_logits"].astype(np.float64)
+    rules = {"crossfit_validation": crossfit_epoch_rules(epochs, d["validation_gold"], train_levels)}
+    for name, with_offsets in EPOCH_RULES.items():
+        epoch, offsets = choose_epoch(epochs, d["validation_gold"], train_levels, with_offsets)
+        rules[name] = {"epoch": epoch + 1, "offsets": [round(float(x), 1) for x in offsets],
+                       "test": accuracy_and_macro_f1(d["test_gold"], (d["epoch_test_logits"][epoch] + offsets).argmax(axis=1))}
+    return rules
 
 
 def _seed_list(text: str) -> list[int]:
@@ -257,6 +330,16 @@ def main(argv: Sequence[str] | None = None) -> None:
             if name == "crossfit":
                 row["per seed"] += f" (kept {sum(r['crossfit_gain'] > 0 for r in mine)} of {len(mine)})"
             rows.append(row)
+        if all("epoch_rules" in r for r in mine):
+            rule = [r["epoch_rules"]["with offsets"] for r in mine]
+            f1 = np.array([x["test"]["macro_f1"] for x in rule])
+            rows.append({"mechanism": mechanism, "offsets": "prior, epoch kept with offsets",
+                         "test macro-F1": f"{f1.mean():.3f} ± {f1.std(ddof=1) if len(f1) > 1 else 0.0:.3f}",
+                         "min / max": f"{f1.min():.3f} / {f1.max():.3f}",
+                         "per seed": " ".join(f"{x:.3f}" for x in f1) + " (epochs "
+                                     + " ".join(str(x["epoch"]) for x in rule) + ")",
+                         "test accuracy": f"{np.mean([x['test']['accuracy'] for x in rule]):.3f}",
+                         "bar": f"{SHARMA[mechanism][1] - 0.05:.2f}"})
     changed = "".join(f" with {k}={v}" for k, v in overrides.items())
     notes = [f"seeds {', '.join(map(str, seeds))}; backbone {BACKBONE}, the recipe of harness/epitome/recipes.py{changed}; "
              f"split seed fixed (the same test part for every seed); ± is the SD over seeds",
@@ -266,6 +349,18 @@ def main(argv: Sequence[str] | None = None) -> None:
              "cross-fitted validation, mean over seeds, mechanisms and halvings: " + ", ".join(
                  f"{name} {np.mean([r['crossfit_validation'][name] for r in records]):.4f}" for name in ("macro_f1", "prior")),
              f"logits: {folder}",
+             *([] if not all("epoch_rules" in r for r in records) else [
+                 "epoch kept by validation macro-F1 without (the recipe's until stop 16) or with the epoch's own prior "
+                 "offsets; cross-fitted validation (epoch and offsets chosen on one half, the other predicted), mean over "
+                 "seeds, mechanisms and halvings: " + ", ".join(
+                     f"{name} {np.mean([r['epoch_rules']['crossfit_validation'][name] for r in records]):.4f}"
+                     for name in EPOCH_RULES)
+                 + "; by mechanism: " + "; ".join(
+                     f"{m} " + " / ".join(f"{np.mean([r['epoch_rules']['crossfit_validation'][name] for r in records if r['mechanism'] == m]):.3f}"
+                                          for name in EPOCH_RULES) for m in MECHANISMS),
+                 "epochs kept (seed mechanism: without, with offsets): " + "; ".join(
+                     f"{r['seed']} {r['mechanism']}: {r['epoch_rules']['without offsets']['epoch']}, "
+                     f"{r['epoch_rules']['with offsets']['epoch']}" for r in records)]),
              "per seed and mechanism (seed mechanism: macro_f1 offsets, cross-fitted gain, prior offsets): "
              + "; ".join(f"{r['seed']} {r['mechanism']}: {r['offsets'][1]:+.1f} {r['offsets'][2]:+.1f}, "
                          f"{r['crossfit_gain']:+.3f}, {r['prior_offsets'][1]:+.1f} {r['prior_offsets'][2]:+.1f}"

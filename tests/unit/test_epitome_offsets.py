@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from harness.epitome.training import fit_level_offsets, fit_prior_offsets
-from tests.benchmarks.epitome_seeds import _override, candidate_recipe, crossfit_offset_gain, offsets_by_procedure
+from tests.benchmarks.epitome_seeds import (_override, candidate_recipe, choose_epoch, crossfit_epoch_rules,
+                                            crossfit_offset_gain, offsets_by_procedure)
 
 
 def test_offsets_recover_the_rare_level():
@@ -81,6 +82,27 @@ def test_crossfit_gain_of_offsets_that_fit_one_pair():
     assert offsets["macro_f1"].tolist() == [0.0, 0.2, 0.0]
     assert gain == pytest.approx(0.0, abs=1e-12)
     assert offsets["crossfit"].tolist() == [0.0, 0.0, 0.0]
+
+
+def test_epoch_kept_with_its_own_offsets_can_be_another():
+    # 10 level-0, 4 level-1, 6 level-2 rows; training shares the same. Epoch 1's level-1 rows
+    # look exactly like level 0 (no offset separates them: b1 > 1 would turn all 14 rows to
+    # level 1, a share gap of 1.0 against 0.4 with none), epoch 2's sit 0.5 below level 0.
+    # Without offsets both predict level 0 for them: macro-F1 (20/24 + 0 + 1) / 3 on either,
+    # and the earlier epoch is kept. With prior offsets epoch 2 gets b1 = 0.6 (the smallest
+    # grid value in (0.5, 1), where the shares match) and predicts every row: macro-F1 1.
+    # Cross-fitted, every stratified half (5 / 2 / 3 rows) makes the same choices with the
+    # same offsets, so the pooled macro-F1 is that of the whole part in every halving.
+    first = [[1.0, 0.0, -5.0]] * 14 + [[0.0, 0.0, 5.0]] * 6
+    second = [[1.0, 0.0, -5.0]] * 10 + [[1.0, 0.5, -5.0]] * 4 + [[0.0, 0.0, 5.0]] * 6
+    epochs = np.array([first, second])
+    gold = np.array([0] * 10 + [1] * 4 + [2] * 6)
+    epoch, offsets = choose_epoch(epochs, gold, gold, with_offsets=False)
+    assert (epoch, offsets.tolist()) == (0, [0.0, 0.0, 0.0])
+    epoch, offsets = choose_epoch(epochs, gold, gold, with_offsets=True)
+    assert (epoch, offsets.tolist()) == (1, [0.0, 0.6, 0.0])
+    assert crossfit_epoch_rules(epochs, gold, gold) == pytest.approx({"without offsets": (20 / 24 + 1) / 3,
+                                                                      "with offsets": 1.0})
 
 
 def test_seed_study_reads_recipe_changes_as_their_types():

@@ -63,3 +63,8 @@ def test_recipe_drift_names_each_setting_that_changed():
     reference = recipe_for("roberta-base").to_json()
     assert store.recipe_drift({"backbone": {"name": "/models/my-bert"}, "recipe": {**reference, "lr": 3e-5}}) == \
         {"lr": (3e-5, reference["lr"])}
+    # a classifier trained before a setting existed was trained as the setting's default does
+    older = {k: v for k, v in reference.items() if k != "select_with_offsets"}
+    assert store.recipe_drift({"backbone": {"name": "/models/my-bert"}, "recipe": older}) == {}
+    assert store.recipe_drift({"backbone": {"name": "/models/my-bert"},
+                               "recipe": {**older, "select_with_offsets": True}}) == {"select_with_offsets": (True, False)}
