@@ -31,7 +31,6 @@ class Recipe:
     grad_clip: float = 1.0
     seed: int = 12
     select_by: str = "macro_f1"  # the epoch kept: best validation macro-F1
-    select_with_offsets: bool = False  # scored with the epoch's own level offsets (True), or without
     # additive level-logit offsets fitted after training, a prior-shift correction for the
     # rare levels: "none"; "macro_f1": those that maximise the validation part's macro-F1;
     # "prior": those under which the validation part's predicted levels come in the

@@ -188,11 +188,6 @@ def train_classifier(
         record = {"epoch": epoch, "train_loss": sum(losses) / len(losses), "seconds": round(time.perf_counter() - start),
                   "cpu_seconds": round(time.process_time() - cpu_start),
                   "validation_accuracy": val["accuracy"], "validation_macro_f1": val["macro_f1"]}
-        if recipe.select_with_offsets:
-            offsets = fitted_offsets(recipe.level_offsets, logits, encoded["validation"].levels, encoded["train"].levels)
-            val = level_scores(encoded["validation"].levels, (logits + torch.tensor(offsets)).argmax(dim=-1).tolist())
-            record.update({"validation_accuracy_with_offsets": val["accuracy"],
-                           "validation_macro_f1_with_offsets": val["macro_f1"]})
         history.append(record)
         if on_epoch:
             on_epoch(record, model)

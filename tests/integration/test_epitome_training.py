@@ -281,32 +281,6 @@ def test_prior_offsets_are_fitted_on_validation_logits_and_training_levels(monke
     assert result.validation_before_offsets is not None
 
 
-@pytest.mark.slow
-def test_select_with_offsets_keeps_the_epoch_best_with_its_own_offsets(monkeypatch):
-    from harness.epitome import training
-
-    chosen, seen = 12, []
-
-    def fitter(logits, train_levels):
-        # zero offsets for epoch 12's logits; for every other epoch offsets that make
-        # every prediction level 1 (validation macro-F1 1/6 on balanced levels)
-        seen.append(logits.clone())
-        return [0.0, 0.0, 0.0] if len(seen) >= chosen and torch.equal(logits, seen[chosen - 1]) else [0.0, 100.0, 0.0]
-
-    monkeypatch.setattr(training, "fit_prior_offsets", fitter)
-    pairs = make_pairs(24, seed=3)
-    recipe = recipe_for("tiny-bert").updated(epochs=20, level_offsets="prior", select_with_offsets=True)
-    result = train_classifier(resolve_model("tiny-bert"), recipe, {"train": pairs, "validation": pairs, "test": pairs},
-                              progress=False)
-    history = result.history
-    raw_best = max(history, key=lambda r: (r["validation_macro_f1"], -r["epoch"]))["epoch"]
-    assert raw_best != chosen  # the rule without offsets keeps another epoch, so the test tells the two apart
-    assert result.best_epoch == chosen
-    assert [r["validation_macro_f1_with_offsets"] == pytest.approx(1 / 6) for r in history].count(False) == 1
-    assert result.model.level_offsets.tolist() == [0.0, 0.0, 0.0]
-    assert result.validation["macro_f1"] == history[chosen - 1]["validation_macro_f1_with_offsets"]
-
-
 def test_too_few_rows_for_the_split_stop_before_training(tmp_path, capsys):
     paths = write_mechanism_csvs(tmp_path, n=3)
     code = main(["epitome", "train", "--backbone", "tiny-bert", "--mechanisms", "IP", "--data", "IP", paths["IP"],

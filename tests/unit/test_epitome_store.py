@@ -64,7 +64,8 @@ def test_recipe_drift_names_each_setting_that_changed():
     assert store.recipe_drift({"backbone": {"name": "/models/my-bert"}, "recipe": {**reference, "lr": 3e-5}}) == \
         {"lr": (3e-5, reference["lr"])}
     # a classifier trained before a setting existed was trained as the setting's default does
-    older = {k: v for k, v in reference.items() if k != "select_with_offsets"}
+    # (level_offsets stands in for a setting added later; its default is "none")
+    older = {k: v for k, v in reference.items() if k != "level_offsets"}
     assert store.recipe_drift({"backbone": {"name": "/models/my-bert"}, "recipe": older}) == {}
-    assert store.recipe_drift({"backbone": {"name": "/models/my-bert"},
-                               "recipe": {**older, "select_with_offsets": True}}) == {"select_with_offsets": (True, False)}
+    assert store.recipe_drift({"backbone": {"name": "all-minilm-l6-v2"}, "recipe": older})["level_offsets"] == \
+        ("none", current["level_offsets"])
