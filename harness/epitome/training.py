@@ -183,8 +183,7 @@ def train_classifier(
             losses.append(out.loss.item())
             bar.update(1)
             bar.set_postfix(epoch=epoch, loss=f"{sum(losses) / len(losses):.3f}")
-        logits = predict_logits(model, encoded["validation"], pad_id, seeker_states)  # offsets still zero
-        val = level_scores(encoded["validation"].levels, logits.argmax(dim=-1).tolist())
+        val = level_scores(encoded["validation"].levels, predict_encoded(model, encoded["validation"], pad_id, seeker_states))
         record = {"epoch": epoch, "train_loss": sum(losses) / len(losses), "seconds": round(time.perf_counter() - start),
                   "cpu_seconds": round(time.process_time() - cpu_start),
                   "validation_accuracy": val["accuracy"], "validation_macro_f1": val["macro_f1"]}
@@ -202,7 +201,8 @@ def train_classifier(
     logits = predict_logits(model, encoded["validation"], pad_id, seeker_states)  # offsets still zero
     if recipe.level_offsets != "none":
         before_offsets = level_scores(encoded["validation"].levels, logits.argmax(dim=-1).tolist())
-        offsets = fitted_offsets(recipe.level_offsets, logits, encoded["validation"].levels, encoded["train"].levels)
+        offsets = (fit_level_offsets(logits, encoded["validation"].levels) if recipe.level_offsets == "macro_f1"
+                   else fit_prior_offsets(logits, encoded["train"].levels))
         model.level_offsets.copy_(torch.tensor(offsets))
     validation = level_scores(encoded["validation"].levels, (logits + model.level_offsets).argmax(dim=-1).tolist())
     test_predicted = predict_encoded(model, encoded["test"], pad_id, seeker_states)
@@ -331,16 +331,6 @@ def fit_prior_offsets(logits: torch.Tensor, train_levels: Sequence[int],
     prior = np.bincount(np.asarray(train_levels), minlength=len(LEVELS)) / len(train_levels)
     shares = np.stack([(predicted == level).mean(axis=1) for level in LEVELS], axis=1)  # (k, levels)
     return _smallest_best(offsets, -np.abs(shares - prior[None, :]).sum(axis=1))
-
-
-def fitted_offsets(mode: str, logits: torch.Tensor, validation_levels: Sequence[int],
-                   train_levels: Sequence[int]) -> list[float]:
-    """The level offsets of `mode` (one of LEVEL_OFFSET_MODES) for these validation logits."""
-    if mode == "macro_f1":
-        return fit_level_offsets(logits, validation_levels)
-    if mode == "prior":
-        return fit_prior_offsets(logits, train_levels)
-    return [0.0] * NUM_LEVELS
 
 
 def _class_weights(levels: Sequence[int], scheme: str) -> torch.Tensor | None:

@@ -281,6 +281,30 @@ def test_prior_offsets_are_fitted_on_validation_logits_and_training_levels(monke
     assert result.validation_before_offsets is not None
 
 
+@pytest.mark.slow
+def test_on_epoch_sees_each_epoch_and_the_kept_one_is_what_training_returns():
+    from transformers import AutoTokenizer
+
+    from harness.epitome import features
+    from harness.epitome.training import predict_logits
+
+    pairs = make_pairs(18, seed=5)
+    parts = {"train": pairs[:12], "validation": pairs[12:], "test": pairs[12:]}
+    recipe = recipe_for("tiny-bert").updated(epochs=4)
+    path = resolve_model("tiny-bert")
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    validation = features.encode_pairs(tokenizer, parts["validation"], recipe.max_length)
+    seen = []
+
+    def keep(record, model):
+        seen.append((record["epoch"], predict_logits(model, validation, tokenizer.pad_token_id)))
+
+    result = train_classifier(path, recipe, parts, progress=False, on_epoch=keep)
+    assert [epoch for epoch, _ in seen] == [1, 2, 3, 4]
+    assert torch.equal(seen[result.best_epoch - 1][1], predict_logits(result.model, validation, tokenizer.pad_token_id))
+    assert not all(torch.equal(seen[0][1], logits) for _, logits in seen[1:])  # the epochs differ
+
+
 def test_too_few_rows_for_the_split_stop_before_training(tmp_path, capsys):
     paths = write_mechanism_csvs(tmp_path, n=3)
     code = main(["epitome", "train", "--backbone", "tiny-bert", "--mechanisms", "IP", "--data", "IP", paths["IP"],
