@@ -64,13 +64,25 @@ def _stratified_halves(gold: np.ndarray, halvings: int, seed: int):
         yield half
 
 
-def _crossfit_predictions(logits: np.ndarray, gold: np.ndarray, fit, halvings: int, seed: int):
-    """Per halving: offsets `fit(logits, gold)` on each half predict the other; pooled predictions."""
+def _crossfit_macro_f1(gold: np.ndarray, predict, halvings: int, seed: int) -> list[float]:
+    """Per stratified halving, the macro-F1 of the pooled predictions `predict(fitted, apply)`
+    (boolean masks) makes for each half from what it fits on the other."""
+    from harness.epitome.training import accuracy_and_macro_f1
+
+    scores = []
     for half in _stratified_halves(gold, halvings, seed):
         predicted = np.empty(len(gold), dtype=np.int64)
         for fitted, apply in ((half, ~half), (~half, half)):
-            predicted[apply] = (logits[apply] + np.asarray(fit(logits[fitted], gold[fitted]))).argmax(axis=1)
-        yield predicted
+            predicted[apply] = predict(fitted, apply)
+        scores.append(accuracy_and_macro_f1(gold, predicted)["macro_f1"])
+    return scores
+
+
+def _crossfit_offsets(logits: np.ndarray, gold: np.ndarray, fit, halvings: int, seed: int) -> list[float]:
+    """`_crossfit_macro_f1` of offsets `fit(logits, gold)` fitted on one half, added to the other's logits."""
+    return _crossfit_macro_f1(
+        gold, lambda fitted, apply: (logits[apply] + np.asarray(fit(logits[fitted], gold[fitted]))).argmax(axis=1),
+        halvings, seed)
 
 
 def _fit_macro_f1(logits: np.ndarray, gold: np.ndarray) -> list[float]:
@@ -99,8 +111,7 @@ def crossfit_offset_gain(logits: np.ndarray, gold: Sequence[int], halvings: int 
 
     gold_arr = np.asarray(gold)
     without = accuracy_and_macro_f1(gold_arr, logits.argmax(axis=1))["macro_f1"]
-    return float(np.mean([accuracy_and_macro_f1(gold_arr, predicted)["macro_f1"] - without
-                          for predicted in _crossfit_predictions(logits, gold_arr, _fit_macro_f1, halvings, seed)]))
+    return float(np.mean(_crossfit_offsets(logits, gold_arr, _fit_macro_f1, halvings, seed)) - without)
 
 
 def crossfit_validation(logits: np.ndarray, gold: Sequence[int], train_levels: Sequence[int],
@@ -108,11 +119,8 @@ def crossfit_validation(logits: np.ndarray, gold: Sequence[int], train_levels: S
     """Out-of-sample validation macro-F1 of the macro_f1 and prior offsets: fitted on one
     half, predicting the other, pooled, averaged over `halvings` stratified cuts (the same
     cuts for both)."""
-    from harness.epitome.training import accuracy_and_macro_f1
-
     gold_arr = np.asarray(gold)
-    return {name: float(np.mean([accuracy_and_macro_f1(gold_arr, predicted)["macro_f1"]
-                                 for predicted in _crossfit_predictions(logits, gold_arr, fit, halvings, seed)]))
+    return {name: float(np.mean(_crossfit_offsets(logits, gold_arr, fit, halvings, seed)))
             for name, fit in _fitters(train_levels).items()}
 
 
@@ -140,13 +148,17 @@ def choose_epoch(epoch_logits: np.ndarray, gold: np.ndarray, train_levels: Seque
 
     from harness.epitome.training import accuracy_and_macro_f1, fit_prior_offsets
 
-    best, best_score, best_offsets = 0, -1.0, None
-    for epoch, logits in enumerate(epoch_logits):
-        offsets = np.asarray(fit_prior_offsets(torch.from_numpy(logits), train_levels))
-        score = accuracy_and_macro_f1(gold, (logits + offsets if with_offsets else logits).argmax(axis=1))["macro_f1"]
-        if score > best_score:
-            best, best_score, best_offsets = epoch, score, offsets
-    return best, best_offsets
+    fitted: dict[int, np.ndarray] = {}
+
+    def offsets(epoch: int) -> np.ndarray:
+        if epoch not in fitted:
+            fitted[epoch] = np.asarray(fit_prior_offsets(torch.from_numpy(epoch_logits[epoch]), train_levels))
+        return fitted[epoch]
+
+    scores = [accuracy_and_macro_f1(gold, (logits + offsets(epoch) if with_offsets else logits).argmax(axis=1))["macro_f1"]
+              for epoch, logits in enumerate(epoch_logits)]
+    best = int(np.argmax(scores))  # the first of equal scores
+    return best, offsets(best)
 
 
 def crossfit_epoch_rules(epoch_logits: np.ndarray, gold: Sequence[int], train_levels: Sequence[int],
@@ -154,20 +166,16 @@ def crossfit_epoch_rules(epoch_logits: np.ndarray, gold: Sequence[int], train_le
     """Out-of-sample validation macro-F1 of each epoch rule with prior offsets: the epoch
     chosen and the offsets fitted on one half, predicting the other, pooled, averaged over
     `halvings` stratified cuts (the same cuts for both rules)."""
-    from harness.epitome.training import accuracy_and_macro_f1
-
     gold_arr = np.asarray(gold)
-    out = {}
-    for name, with_offsets in EPOCH_RULES.items():
-        scores = []
-        for half in _stratified_halves(gold_arr, halvings, seed):
-            predicted = np.empty(len(gold_arr), dtype=np.int64)
-            for fitted, apply in ((half, ~half), (~half, half)):
-                epoch, offsets = choose_epoch(epoch_logits[:, fitted], gold_arr[fitted], train_levels, with_offsets)
-                predicted[apply] = (epoch_logits[epoch][apply] + offsets).argmax(axis=1)
-            scores.append(accuracy_and_macro_f1(gold_arr, predicted)["macro_f1"])
-        out[name] = float(np.mean(scores))
-    return out
+
+    def predict(with_offsets: bool):
+        def fit_and_apply(fitted: np.ndarray, apply: np.ndarray) -> np.ndarray:
+            epoch, offsets = choose_epoch(epoch_logits[:, fitted], gold_arr[fitted], train_levels, with_offsets)
+            return (epoch_logits[epoch][apply] + offsets).argmax(axis=1)
+        return fit_and_apply
+
+    return {name: float(np.mean(_crossfit_macro_f1(gold_arr, predict(with_offsets), halvings, seed)))
+            for name, with_offsets in EPOCH_RULES.items()}
 
 
 def candidate_recipe(overrides: dict[str, object] | None = None):
@@ -270,6 +278,12 @@ def _epoch_rules(d, train_levels: Sequence[int]) -> dict:
     return rules
 
 
+def _f1_columns(f1: np.ndarray) -> dict[str, str]:
+    """The report's test macro-F1 columns for one score per seed."""
+    return {"test macro-F1": f"{f1.mean():.3f} ± {f1.std(ddof=1) if len(f1) > 1 else 0.0:.3f}",
+            "min / max": f"{f1.min():.3f} / {f1.max():.3f}", "per seed": " ".join(f"{x:.3f}" for x in f1)}
+
+
 def _seed_list(text: str) -> list[int]:
     try:
         return [int(s) for s in text.split(",")]
@@ -322,10 +336,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         mine = [r for r in records if r["mechanism"] == mechanism]
         for name in PROCEDURES:
             f1 = np.array([r[f"test_{name}"]["macro_f1"] for r in mine])
-            row = {"mechanism": mechanism, "offsets": name,
-                   "test macro-F1": f"{f1.mean():.3f} ± {f1.std(ddof=1) if len(f1) > 1 else 0.0:.3f}",
-                   "min / max": f"{f1.min():.3f} / {f1.max():.3f}",
-                   "per seed": " ".join(f"{x:.3f}" for x in f1),
+            row = {"mechanism": mechanism, "offsets": name, **_f1_columns(f1),
                    "test accuracy": f"{np.mean([r[f'test_{name}']['accuracy'] for r in mine]):.3f}",
                    "validation macro-F1": f"{np.mean([r[f'validation_{name}']['macro_f1'] for r in mine]):.3f}",
                    "cross-fitted validation": (f"{np.mean([r['crossfit_validation'][name] for r in mine]):.3f}"
@@ -336,12 +347,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             rows.append(row)
         if all("epoch_rules" in r for r in mine):
             rule = [r["epoch_rules"]["with offsets"] for r in mine]
-            f1 = np.array([x["test"]["macro_f1"] for x in rule])
-            rows.append({"mechanism": mechanism, "offsets": "prior, epoch kept with offsets",
-                         "test macro-F1": f"{f1.mean():.3f} ± {f1.std(ddof=1) if len(f1) > 1 else 0.0:.3f}",
-                         "min / max": f"{f1.min():.3f} / {f1.max():.3f}",
-                         "per seed": " ".join(f"{x:.3f}" for x in f1) + " (epochs "
-                                     + " ".join(str(x["epoch"]) for x in rule) + ")",
+            row = {"mechanism": mechanism, "offsets": "prior, epoch kept with offsets",
+                   **_f1_columns(np.array([x["test"]["macro_f1"] for x in rule]))}
+            row["per seed"] += " (epochs " + " ".join(str(x["epoch"]) for x in rule) + ")"
+            rows.append({**row,
                          "test accuracy": f"{np.mean([x['test']['accuracy'] for x in rule]):.3f}",
                          "bar": f"{SHARMA[mechanism][1] - 0.05:.2f}"})
     changed = "".join(f" with {k}={v}" for k, v in overrides.items())
