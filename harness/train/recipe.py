@@ -251,6 +251,13 @@ def _selection(value: Any, name: str, path: Path) -> Selection:
     return Selection(merged["split"], limit, merged["seed"])
 
 
+def _has_accelerator() -> bool:
+    import torch
+
+    accelerator = getattr(torch, "accelerator", None)  # torch >= 2.6 knows CUDA, MPS, XPU, ...
+    return accelerator.is_available() if accelerator is not None else torch.cuda.is_available()
+
+
 def _config_fields(cls: type) -> dict[str, Any]:
     hints = typing.get_type_hints(cls)
     return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(cls) if f.init}
@@ -364,6 +371,10 @@ def _build(
         # A GPU recipe (bf16, ...) is checked on a machine without one as if for the CPU;
         # running it there still fails, with transformers' own message, when training starts.
         kwargs["use_cpu"] = not torch.cuda.is_available()
+    if "dataloader_pin_memory" in fields and "dataloader_pin_memory" not in kwargs and not _has_accelerator():
+        # pinned memory only speeds copies to an accelerator; without one transformers'
+        # default (True) changes nothing but warns once per data loader
+        kwargs["dataloader_pin_memory"] = False
     try:
         return cls(output_dir=str(output_dir), seed=seed, **kwargs)
     except (TypeError, ValueError) as exc:

@@ -128,3 +128,16 @@ def test_a_stage_fingerprint_covers_only_what_decides_that_stage(tmp_path):
     assert sft_changed.fingerprint(0, "dpo") == tiny.fingerprint(0, "dpo")  # the SFT adapter's hash covers it
     assert tiny.fingerprint(0, "sft") != tiny.fingerprint(1, "sft")
     assert tiny.fingerprint(0, "dpo", {"sft_adapter_sha256": "a"}) != tiny.fingerprint(0, "dpo", {"sft_adapter_sha256": "b"})
+
+
+def test_pinned_memory_is_off_without_an_accelerator_unless_the_recipe_sets_it(tmp_path, monkeypatch):
+    from harness.train import recipe as recipe_module
+
+    recipe = load_recipe("tiny")
+    monkeypatch.setattr(recipe_module, "_has_accelerator", lambda: False)
+    assert recipe.sft_config("out", 1).dataloader_pin_memory is False
+    assert recipe.dpo_config("out", 1).dataloader_pin_memory is False
+    pinned = load_recipe(write(tmp_path, lambda r: r["sft"].update({"dataloader_pin_memory": True})))
+    assert pinned.sft_config("out", 1).dataloader_pin_memory is True
+    monkeypatch.setattr(recipe_module, "_has_accelerator", lambda: True)
+    assert recipe.sft_config("out", 1).dataloader_pin_memory is True  # transformers' own default
