@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "eval",
         help="evaluate a model (default: the embedded SmolLM2-135M-Instruct) into a run folder",
         description="Evaluate a model with lm-eval on the harness's tasks (ed_empathy, ed_empathy_short, empathy, "
-        "empo, mmlu_offline) or any lm-eval task (mmlu, leaderboard, ...), and write a run folder.",
+        "empo, empo_offline, mmlu_offline, eq_bench_offline) or any lm-eval task (mmlu, leaderboard, ...), and write a run folder.",
     )
     parser.add_argument("--model", choices=MODELS, help="lm-eval backend (hf, vllm) or a reference system "
                         "(human, opposite-emotion); default: the embedded SmolLM2-135M-Instruct on hf")
@@ -43,9 +43,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--system-instruction", help="lm-eval's system instruction, put before each task's prompt")
     parser.add_argument("--gen-kwargs", help="override generation arguments, e.g. max_gen_toks=64")
     parser.add_argument("--num-fewshot", type=int, help="override the tasks' few-shot counts (not the ED tasks')")
-    parser.add_argument("--mmlu-source", choices=("auto", "hub", "offline"), default="auto",
-                        help="mmlu/empo from the Hub, or as mmlu_offline/empo_offline from the MMLU release "
-                        "(auto: offline when downloads are off or the data mirror has MMLU)")
+    parser.add_argument("--data-source", "--mmlu-source", dest="data_source", choices=("auto", "hub", "offline"),
+                        default="auto", help="mmlu/eq_bench/empo from the Hub, or as mmlu_offline/eq_bench_offline/"
+                        "empo_offline from the original releases (auto: offline when downloads are off or the data "
+                        "mirror holds them); --mmlu-source is the former name")
     parser.add_argument("--no-cache", action="store_true", help="do not reuse or keep this model's cached responses")
     parser.add_argument("-v", "--verbose", action="store_true", help="show lm-eval's log")
     instruments.add_options(parser)

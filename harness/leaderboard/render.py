@@ -89,7 +89,9 @@ def _table_markdown(table: Table, k: int) -> list[str]:
         if not cols:
             continue
         if title:
-            lines += [f"**{title}** (MMLU accuracy; Open LLM Leaderboard v2: normalized 0-100, average of the six)", ""]
+            lines += [f"**{title}** (MMLU accuracy; EQ-Bench: lm-eval's score, 100 = the reference intensities, "
+                      f"unparseable answers 0, and % of answers parseable; Open LLM Leaderboard v2: normalized 0-100, "
+                      f"average of the six)", ""]
         lines.append("| Model | Runs | " + " | ".join(header(c) for c in cols) + " |")
         lines.append("|---|--:|" + "---|" * len(cols))
         for row in table.rows:
@@ -122,6 +124,8 @@ def _methods(settings: Settings) -> list[str]:
         "for corpus-level metrics when both rows have one run; a paired permutation test of the normalized "
         "Open LLM average itself. With R random resamples the smallest p is 1 / (R + 1), and Holm multiplies it "
         "by the number of tests: pass a larger --resamples to resolve smaller p-values.",
+        "- EQ-Bench: per-question scores (lm-eval's `eqbench`, `percent_parseable`) averaged over a model's runs; "
+        "paired permutation test against the reference row on the same questions (Welch's t-test when they differ).",
         "- Open LLM Leaderboard v2: each score normalized as the leaderboard does (0 below the random "
         "baseline b, else 100 (x - b) / (1 - b)); BBH and MuSR subtasks normalized one by one and averaged; "
         "IFEval the mean of prompt- and instruction-level strict accuracy; the average is the plain mean of "

@@ -182,6 +182,7 @@ def _build_table(title: str, runs: list[Run], ed: str | None, reference: str | N
     table = Table(title, ed, n, ref_name, ordered, [], notes)
     _empathy_cells(table, ed, s, log)
     _mmlu_cells(table, s)
+    _eq_bench_cells(table, s)
     _openllm_cells(table, s)
     _correct(table, s.correction)
     untested = [c.label for c in table.columns if c.with_interval and c.key not in ordered[0].cells
@@ -452,6 +453,61 @@ def _results_acc(run: Run) -> float | None:
 def _aligned(task: TaskData, ids: list[str], key: str) -> np.ndarray:
     order = {i: k for k, i in enumerate(task.ids)}
     return task.values[key][[order[i] for i in ids]]
+
+
+# --- EQ-Bench -------------------------------------------------------------------------------------
+
+# lm-eval's `eq_bench` (Hub) or the harness's `eq_bench_offline`; its per-question metrics
+EQ_BENCH_TASKS = ("eq_bench", "eq_bench_offline")
+EQ_BENCH_COLUMNS = (("eq_bench", "eqbench", "EQ-Bench"), ("eq_bench_parseable", "percent_parseable", "EQ-Bench % parseable"))
+
+
+def eq_bench_task(run: Run) -> TaskData | None:
+    return next((run.tasks[name] for name in EQ_BENCH_TASKS if name in run.tasks), None)
+
+
+def _eq_bench_cells(table: Table, s: Settings) -> None:
+    """Each EQ-Bench metric: the mean over questions (per-question values averaged over a
+    row's runs), a bootstrap interval over questions, and a paired permutation test against
+    the reference row on the same questions (Welch's t-test when the questions differ)."""
+    ref = table.rows[0]
+    for key, metric, label in EQ_BENCH_COLUMNS:
+        vectors: dict[str, tuple[list[str], np.ndarray] | None] = {}
+        for row in table.rows:
+            tasks = [t for t in (eq_bench_task(run) for run in row.runs) if t is not None and metric in t.values]
+            if not tasks:
+                continue
+            ids = tasks[0].ids
+            if any(set(t.ids) != set(ids) for t in tasks):
+                table.notes.append(f"{row.model}: EQ-Bench runs on different questions, only the first is used")
+                tasks = tasks[:1]
+            stack = [_aligned(t, ids, metric) for t in tasks]
+            vec = np.mean(stack, axis=0)
+            vectors[row.model] = (ids, vec)
+            summary = stats.across_seeds([float(np.nanmean(v)) for v in stack])
+            low, high = stats.paired.bootstrap_mean_intervals(vec, resamples=s.resamples, seed=s.seed, level=s.level)
+            row.cells[key] = Cell(summary.mean, summary.sd, summary.runs, (float(low[0]), float(high[0])), n=len(ids),
+                                  method=f"{s.level:.0%} CI: percentile bootstrap over questions ({s.resamples:,} resamples)")
+        if not vectors:
+            continue
+        table.columns.append(Column(key, label, "general", True))
+        if ref.model not in vectors:
+            continue
+        rids, rvalues = vectors[ref.model]
+        for row in table.rows[1:]:
+            if row.model not in vectors:
+                continue
+            ids, values = vectors[row.model]
+            cell = row.cells[key]
+            if set(ids) != set(rids):
+                r = stats.welch_t_test(rvalues, values, note="EQ-Bench question sets differ")
+                cell.p, cell.test = r.pvalue, "Welch"
+            else:
+                order = {i: j for j, i in enumerate(ids)}
+                r = stats.paired_permutation_test(rvalues, values[[order[i] for i in rids]], resamples=s.resamples,
+                                                  seed=s.seed)
+                cell.p, cell.test = r.pvalue, "perm"
+            cell.method += f"; vs {ref.model}: {r.method.split(';')[0]}"
 
 
 # --- Open LLM Leaderboard v2 --------------------------------------------------------------------------

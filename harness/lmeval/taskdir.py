@@ -17,8 +17,11 @@ from harness.errors import HarnessError
 TASKS_DIR = Path(__file__).resolve().parents[2] / "tasks"
 ED_KIND = "ed_generation"  # metadata.kind of the ED generation tasks
 
-# lm-eval's Hub-backed names and the offline variants that read the release from resources.
-OFFLINE_VARIANTS = {"mmlu": "mmlu_offline", "empo": "empo_offline"}
+# lm-eval's Hub-backed names, the offline variants that read the original releases
+# instead, and the resources those read.
+OFFLINE_VARIANTS = {"mmlu": "mmlu_offline", "eq_bench": "eq_bench_offline", "empo": "empo_offline"}
+OFFLINE_RESOURCES = {"mmlu": ("mmlu",), "eq_bench": ("eq-bench",), "empo": ("mmlu", "eq-bench")}
+SOURCES = ("auto", "hub", "offline")
 
 log = logging.getLogger(__name__)
 
@@ -81,25 +84,27 @@ def task_manager(names: Iterable[str], metadata: dict | None = None):
 
 
 def offline_substitutes(names: Iterable[str], mode: str = "auto") -> tuple[list[str], dict[str, str]]:
-    """Names with `mmlu`/`empo` replaced by their offline variants where chosen.
+    """Names with `mmlu`/`eq_bench`/`empo` replaced by their offline variants where chosen.
 
     mode "hub": never; "offline": always; "auto": when downloads are off
-    (EMPATHY_HARNESS_OFFLINE / HF_HUB_OFFLINE) or the data mirror holds MMLU, i.e. when the
-    user has said this machine works from local copies.
+    (EMPATHY_HARNESS_OFFLINE / HF_HUB_OFFLINE) or the data mirror holds a resource the
+    variant reads, i.e. when the user has said this machine works from local copies.
     """
-    if mode not in ("auto", "hub", "offline"):
-        raise HarnessError(f"unknown MMLU source {mode!r}; use auto, hub or offline")
-    if mode == "auto":
-        mirror = config.mirror_dir()
-        from harness.resources import get
-
-        use = config.offline() or bool(mirror and (mirror / get("mmlu").relpath).is_dir())
-    else:
-        use = mode == "offline"
-    if not use:
-        return list(names), {}
-    replaced = {n: OFFLINE_VARIANTS[n] for n in names if n in OFFLINE_VARIANTS}
+    if mode not in SOURCES:
+        raise HarnessError(f"unknown data source {mode!r}; use {', '.join(SOURCES)}")
+    replaced = {n: OFFLINE_VARIANTS[n] for n in names if n in OFFLINE_VARIANTS and _use_offline(n, mode)}
     return [replaced.get(n, n) for n in names], replaced
+
+
+def _use_offline(name: str, mode: str) -> bool:
+    if mode != "auto":
+        return mode == "offline"
+    if config.offline():
+        return True
+    mirror = config.mirror_dir()
+    from harness.resources import get
+
+    return bool(mirror) and any((mirror / get(r).relpath).exists() for r in OFFLINE_RESOURCES[name])
 
 
 def leaf_tasks(name: str, index: dict) -> list[str]:

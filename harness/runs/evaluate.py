@@ -64,7 +64,7 @@ class EvalRequest:
     gen_kwargs: str | None = None
     num_fewshot: int | None = None
     use_cache: bool = True
-    mmlu_source: str = "auto"
+    data_source: str = "auto"  # mmlu / eq_bench / empo: lm-eval's Hub copies or the offline variants (taskdir)
     command: list[str] | None = None
 
 
@@ -98,9 +98,10 @@ def run(request: EvalRequest) -> Path:
     output = Path(request.output or Path("reports") / "runs" / slug(name))
     staging = run_folder.prepare_output(output)
     try:
-        tasks, replaced = taskdir.offline_substitutes(request.tasks, request.mmlu_source)
+        tasks, replaced = taskdir.offline_substitutes(request.tasks, request.data_source)
         for old, new in replaced.items():
-            _say(f"{old} -> {new}: MMLU from its original release (same prompts and metric as lm-eval's {old})")
+            _say(f"{old} -> {new}: read from the original release, not the Hub (the prompts and metrics of "
+                 f"lm-eval's {old})")
         _say(f"tasks: {', '.join(tasks)}")
         manager = taskdir.task_manager(tasks)
         _check_names(tasks, manager)
@@ -393,7 +394,7 @@ def request_from_cli(args, argv: list[str] | None = None) -> EvalRequest:
     request.gen_kwargs = args.gen_kwargs
     request.num_fewshot = args.num_fewshot
     request.use_cache = not args.no_cache
-    request.mmlu_source = args.mmlu_source
+    request.data_source = args.data_source
     request.command = list(argv) if argv else None
     return request
 
