@@ -1,8 +1,9 @@
 """`empathy-harness demo`: the main job end to end on the embedded default model.
 
 1. the embedded SmolLM2-135M-Instruct (HF backend) on the first N ED test dialogues
-   (ed_empathy) and a small MMLU slice (mmlu_offline, 5-shot, the first K questions of
-   each of the 57 subjects): the `empo_offline` group, limited;
+   (ed_empathy), a small MMLU slice (mmlu_offline, 5-shot, the first K questions of
+   each of the 57 subjects) and the first Q EQ-Bench questions (eq_bench_offline): the
+   `empo_offline` group, limited;
 2. the reference systems `human` and `opposite-emotion` on the same dialogues;
 3. the leaderboard (markdown, CSV, JSON) and figures, built from the run folders alone.
 
@@ -19,7 +20,11 @@ from pathlib import Path
 from harness.cli import instruments
 from harness.embedded import DEFAULT_MODEL
 
-ED_TASK, MMLU_TASK, GROUP = "ed_empathy", "mmlu_offline", "empo_offline"
+ED_TASK, MMLU_TASK, EQ_TASK, GROUP = "ed_empathy", "mmlu_offline", "eq_bench_offline", "empo_offline"
+MMLU_SHOTS = 5  # as in the group
+# EQ-Bench questions the demo asks by default: about 2 s each on 2 idle cores for the embedded
+# model (prompts of 250-900 tokens, up to 80 new tokens), so 50 keep the demo under 10 minutes
+DEMO_EQ_BENCH_QUESTIONS = 50
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,6 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--limit", type=int, default=200, help="ED test dialogues (default 200)")
     parser.add_argument("--mmlu-limit", type=int, default=1,
                         help="MMLU questions per subject, 5-shot, 57 subjects (default 1; 0 skips MMLU)")
+    parser.add_argument("--eq-bench-limit", type=int, default=DEMO_EQ_BENCH_QUESTIONS,
+                        help=f"the first Q of EQ-Bench's 171 questions (default {DEMO_EQ_BENCH_QUESTIONS}; 0 skips "
+                        "EQ-Bench)")
     parser.add_argument("--output", default="reports/demo", help="where the run folders, leaderboard.md and figures go")
     parser.add_argument("--model-args", default=f"pretrained={DEFAULT_MODEL}",
                         help="another model instead of the embedded default (lm-eval hf model arguments)")
@@ -53,11 +61,12 @@ def run(args: argparse.Namespace) -> int:
     model_args = simple_parse_args_string(args.model_args)
     name = Path(str(model_args.get("pretrained", "model"))).name
     scorers = suite.plan().scorers
-    with_mmlu = args.mmlu_limit > 0
+    with_mmlu, with_eq = args.mmlu_limit > 0, args.eq_bench_limit > 0
     steps = [
         f"{name} (HF backend) on the first {args.limit} ED test dialogues ({ED_TASK}, EmPO's baseline prompt, greedy, "
-        f"up to 200 new tokens)" + (f" and MMLU 5-shot on the first {args.mmlu_limit} questions of each of the 57 "
-                                    f"subjects ({MMLU_TASK})" if with_mmlu else ""),
+        f"up to 200 new tokens)" + (f", MMLU 5-shot on the first {args.mmlu_limit} questions of each of the 57 "
+                                    f"subjects ({MMLU_TASK})" if with_mmlu else "")
+        + (f", the first {args.eq_bench_limit} of EQ-Bench's 171 questions ({EQ_TASK})" if with_eq else ""),
         f"reference runs human and opposite-emotion on the same {args.limit} dialogues (no model)",
         f"the leaderboard and figures from the run folders ({out / 'leaderboard.md'}, {out / 'figures'})",
     ]
@@ -69,9 +78,11 @@ def run(args: argparse.Namespace) -> int:
     runs = []
 
     start = time.perf_counter()
+    tasks, num_fewshot = demo_tasks(with_mmlu, with_eq)
     request = EvalRequest(
-        backend="hf", model_args=model_args, name=name, tasks=[GROUP if with_mmlu else ED_TASK],
-        task_limits={ED_TASK: args.limit, **({MMLU_TASK: args.mmlu_limit} if with_mmlu else {})},
+        backend="hf", model_args=model_args, name=name, tasks=tasks, num_fewshot=num_fewshot,
+        task_limits={ED_TASK: args.limit, **({MMLU_TASK: args.mmlu_limit} if with_mmlu else {}),
+                     **({EQ_TASK: args.eq_bench_limit} if with_eq else {})},
         output=out / "runs" / name, batch_size=args.batch_size, gen_kwargs=args.gen_kwargs, command=sys.argv,
     )
     runs.append(evaluate(request))
@@ -88,6 +99,17 @@ def run(args: argparse.Namespace) -> int:
     print("Wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items())
           + f"; total {sum(timings.values()):.0f} s")
     return 0
+
+
+def demo_tasks(with_mmlu: bool, with_eq: bool) -> tuple[list[str], int | None]:
+    """The tasks of step 1 and the few-shot override they need: the `empo_offline` group
+    when it is whole; without EQ-Bench, MMLU outside the group takes the group's 5 shots
+    from the override (which leaves the ED task alone)."""
+    if with_mmlu and with_eq:
+        return [GROUP], None
+    if with_mmlu:
+        return [ED_TASK, MMLU_TASK], MMLU_SHOTS
+    return [ED_TASK] + ([EQ_TASK] if with_eq else []), None
 
 
 def prepare_instruments(scorers) -> None:
