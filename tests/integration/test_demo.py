@@ -35,3 +35,20 @@ def test_demo_runs_the_model_the_references_and_writes_a_table(mirror, toys, tmp
     assert "MMLU" in rows[0] or any("MMLU" in line for line in rows)
     assert any("| EQ-Bench ↑ | EQ-Bench % parseable ↑ |" in line for line in rows)
     assert (out / "leaderboard.csv").exists() and (out / "leaderboard.json").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.mirror
+def test_demo_without_eq_bench_keeps_mmlu_five_shot(mirror, toys, tmp_path):
+    out = tmp_path / "demo"
+    code = main(["demo", "--limit", "2", "--mmlu-limit", "1", "--eq-bench-limit", "0", "--model-args",
+                 "pretrained=tiny-llama", "--gen-kwargs", "max_gen_toks=2", "--batch-size", "2", "--output", str(out)])
+    assert code == 0
+    run = out / "runs" / "tiny-llama"
+    assert sorted(p.name for p in (run / "tasks").iterdir()) == ["ed_empathy", "mmlu_offline"]
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["num_fewshot"]["mmlu_offline_anatomy"] == 5
+    samples = [json.loads(line) for line in (run / "tasks" / "ed_empathy" / "samples.jsonl").read_text().splitlines()]
+    reference = [json.loads(line) for line in
+                 (out / "runs" / "human" / "tasks" / "ed_empathy" / "samples.jsonl").read_text().splitlines()]
+    assert [s["doc"]["id"] for s in samples] == [s["doc"]["id"] for s in reference][:2]
