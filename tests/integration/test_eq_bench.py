@@ -173,6 +173,17 @@ def test_offline_substitution_of_eq_bench(monkeypatch, tmp_path):
         taskdir.offline_substitutes(["eq_bench"], "web")
 
 
+def test_data_source_option_and_its_former_name():
+    from harness.cli import build_parser
+    from harness.runs.evaluate import request_from_cli
+
+    parser = build_parser()
+    for option in ("--data-source", "--mmlu-source"):
+        args = parser.parse_args(["eval", option, "hub", "--tasks", "eq_bench"])
+        assert request_from_cli(args).data_source == "hub"
+    assert parser.parse_args(["eval"]).data_source == "auto"
+
+
 def test_groups_hold_eq_bench():
     index = taskdir.own_index()
     assert "eq_bench_offline" in taskdir.leaf_tasks("empo_offline", index)
