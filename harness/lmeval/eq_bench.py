@@ -62,6 +62,9 @@ def read_questions(path: Path) -> list[tuple[str, dict]]:
             raise DataError(f"{where}: no field {', '.join(missing)}; {_replace_hint()}")
         if not isinstance(question["prompt"], str):
             raise DataError(f"{where}: prompt is {type(question['prompt']).__name__}, expected text; {_replace_hint()}")
+        if not all(part in question["prompt"] for part in (REVISION_SENTENCE, FIRST_PASS_HEADING, CRITIQUE, END_OF_ANSWER)):
+            raise DataError(f"{where}: the prompt lacks the v2 revision instructions (\"{CRITIQUE}\", "
+                            f"\"{END_OF_ANSWER}\"...) that lm-eval's copy leaves out; {_replace_hint()}")
         for field in FIELDS[1:]:
             reference = question[field]
             lacking = [k for k in REFERENCE_KEYS if not isinstance(reference, dict) or k not in reference]
@@ -80,13 +83,10 @@ def check_sha256(path: Path) -> None:
             f"changed or is another version; {_replace_hint()}")
 
 
-def hub_prompt(prompt: str, where: str = "") -> str:
+def hub_prompt(prompt: str) -> str:
     """The question's prompt as lm-eval's copy has it: the v2 prompt without its revision
     step (the critique-and-revise instructions and the first-pass heading), ending in
-    "Your answer:"."""
-    if not all(part in prompt for part in (REVISION_SENTENCE, FIRST_PASS_HEADING, CRITIQUE, END_OF_ANSWER)):
-        raise DataError(f"{where}: the prompt lacks the v2 revision instructions (\"{CRITIQUE}\", "
-                        f"\"{END_OF_ANSWER}\"...) that lm-eval's copy leaves out; {_replace_hint()}")
+    "Your answer:". `read_questions` has checked that the prompt has that step."""
     text = prompt.replace(REVISION_SENTENCE, "").replace(FIRST_PASS_HEADING, "")
     return text[:text.find(CRITIQUE)] + "\n" + text[text.find(END_OF_ANSWER):] + ANSWER_CUE
 
@@ -97,10 +97,10 @@ def rows(path: Path) -> list[dict]:
     questions = read_questions(path)
     check_sha256(path)
     return [{
-        "prompt": hub_prompt(q["prompt"], f"{path}: question {qid}"),
+        "prompt": hub_prompt(q["prompt"]),
         "reference_answer": str(q["reference_answer"]),
         "reference_answer_fullscale": str(q["reference_answer_fullscale"]),
-    } for qid, q in questions]
+    } for _, q in questions]
 
 
 def dataset(source: str | os.PathLike | None = None, **_ignored):

@@ -224,6 +224,10 @@ def test_a_missing_field_names_the_question(questions_file, tmp_path):
     path = bad_mirror(tmp_path / "b", questions_file, lambda data: data["7"]["reference_answer_fullscale"].pop("emotion3"))
     with pytest.raises(DataError, match=r"question 7: reference_answer_fullscale lacks emotion3"):
         eq_bench.rows(path)
+    path = bad_mirror(tmp_path / "c", questions_file,
+                      lambda data: data["9"].update(prompt=data["9"]["prompt"].split("Critique:")[0]))
+    with pytest.raises(DataError, match=r"question 9: the prompt lacks the v2 revision instructions"):
+        eq_bench.rows(path)
     (tmp_path / "c.json").write_text("{not json")
     with pytest.raises(DataError, match="not valid JSON"):
         eq_bench.rows(tmp_path / "c.json")
