@@ -472,7 +472,7 @@ def _eq_bench_cells(table: Table, s: Settings) -> None:
     the reference row on the same questions (Welch's t-test when the questions differ)."""
     ref = table.rows[0]
     for key, metric, label in EQ_BENCH_COLUMNS:
-        vectors: dict[str, tuple[list[str], np.ndarray] | None] = {}
+        vectors: dict[str, tuple[list[str], np.ndarray]] = {}
         for row in table.rows:
             tasks = [t for t in (eq_bench_task(run) for run in row.runs) if t is not None and metric in t.values]
             if not tasks:
