@@ -113,7 +113,8 @@ def figure(rating_set: RatingSet, path: Path) -> Path | None:
     import matplotlib.pyplot as plt
 
     design: Design = rating_set.design
-    shown = [c for c in design.criteria if c.scale in ("continuous", "likert")]
+    rated = {r.dimension for r in rating_set.ratings}
+    shown = [c for c in design.criteria if c.scale in ("continuous", "likert") and c.name in rated]
     if not shown or design.kind == "ab" or any(c.scale == CHOICE for c in shown):
         return None
     cols = min(2, len(shown))
