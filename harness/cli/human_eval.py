@@ -80,7 +80,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
 def run_analyze(args: argparse.Namespace) -> int:
     from harness.human_eval.analysis import analyze
-    from harness.human_eval.empo_table7 import compare_table7
+    from harness.human_eval.empo_table7 import FINDINGS, compare_table7
     from harness.human_eval.ratings import read_rating_set
     from harness.human_eval.report import markdown, rounded, write_report
 
@@ -89,6 +89,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     result = analyze(rating_set, t_test=args.t_test)
     if rating_set.kind == "empo":
         result["table7"] = compare_table7(result["pairwise"])
+        result["notes"] += list(FINDINGS)
     if args.output:
         paths = write_report(result, rating_set, args.output)
         print(paths["md"].read_text())

@@ -103,7 +103,7 @@ def analyze_ratings(rating_set: RatingSet, *, t_test: str = "paired", level: flo
         for r, bonf, holm in zip(pairwise, multipletests(ps, method="bonferroni")[1], multipletests(ps, method="holm")[1]):
             r["p_bonferroni"], r["p_holm"] = float(bonf), float(holm)
     return {"means": out_means, "pairwise": pairwise, "agreement": rating_agreement(rating_set),
-            "settings": {"t_test": t_test, "alternative": "left > right (one-sided)", "level": level,
+            "settings": {"t_test": t_test, "alternative": "left > right", "level": level,
                          "family": f"{len(pairwise)} tests (every pair x every rated question)"}}
 
 
