@@ -9,6 +9,7 @@ given (a slider released, a box ticked, a choice clicked) and shows whether it w
 from __future__ import annotations
 
 import json
+import re
 from html import escape
 
 from harness.human_eval.designs import CHECKBOX, CHOICE, CONTINUOUS, LIKERT, Design
@@ -67,6 +68,10 @@ async function save(input) {
 }
 document.querySelectorAll('[data-dimension] input').forEach(input => {
   input.addEventListener('change', () => save(input));
+  // a click on an unrated slider at its resting value changes nothing, so no 'change' comes: save it anyway
+  if (input.type === 'range') input.addEventListener('pointerup', () => {
+    if (input.closest('[data-dimension]').classList.contains('unset')) save(input);
+  });
 });
 document.getElementById('submit').addEventListener('click', async () => {
   const status = document.getElementById('status');
@@ -83,11 +88,12 @@ def _page(title: str, body: str) -> str:
             f"<style>{_STYLE}</style></head><body>{body}</body></html>")
 
 
+_ROLES = re.compile(r"\b(listener&#x27;s responses?|speaker&#x27;s|listener(?!&#x27;))\b")
+
+
 def _bold_roles(text: str) -> str:
-    text = escape(text)
-    for word in ("listener&#x27;s response", "listener&#x27;s responses", "speaker&#x27;s", "listener"):
-        text = text.replace(word, f"<b>{word}</b>", 1) if f"<b>{word}" not in text else text
-    return text
+    """Escaped text with the listener's response, the speaker's and the listener in bold, as Figure 11."""
+    return _ROLES.sub(r"<b>\1</b>", escape(text))
 
 
 def _dialogue(context, responses: list[str]) -> str:
