@@ -38,8 +38,10 @@ class Browser:
         self._from_browser, from_browser_w = os.pipe()
 
         def wire():  # in the child: fd 3 reads commands, fd 4 writes replies
-            os.dup2(to_browser_r, 3)
-            os.dup2(from_browser_w, 4)
+            # copies first: a pipe end may itself be fd 3 or 4, and dup2 onto itself keeps close-on-exec
+            commands, replies = os.dup(to_browser_r), os.dup(from_browser_w)
+            os.dup2(commands, 3)
+            os.dup2(replies, 4)
 
         args = [binary, "--headless=new", "--remote-debugging-pipe", "--disable-gpu", "--no-first-run",
                 "--no-default-browser-check", "--disable-extensions", "--disable-dev-shm-usage",
