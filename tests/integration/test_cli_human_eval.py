@@ -163,3 +163,13 @@ def test_analyze_without_key_or_design_says_what_to_pass(rated, capsys):
     assert main(["human-eval", "analyze", str(folder / "ratings.csv")]) == 2
     assert "pass --key" in one_error_line(capsys)
     assert main(["human-eval", "analyze", str(folder / "ratings.csv"), "--design", "empo"]) == 0
+
+
+def test_ratings_as_json_lines_give_the_same_report(rated, tmp_path, capsys):
+    folder, rows = rated
+    jsonl = tmp_path / "ratings.jsonl"
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for source, out in ((folder / "ratings.csv", tmp_path / "a"), (jsonl, tmp_path / "b")):
+        assert main(["human-eval", "analyze", str(source), "--key", str(folder / "key.json"), "-o", str(out)]) == 0
+    a, b = (json.loads((tmp_path / x / "report.json").read_text()) for x in "ab")
+    assert {k: v for k, v in a.items() if k != "source"} == {k: v for k, v in b.items() if k != "source"}

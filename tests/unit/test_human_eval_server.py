@@ -169,3 +169,24 @@ def test_the_page_shows_the_statements_verbatim(study):
     plain = page.replace("<b>", "").replace("</b>", "").replace("&#x27;", "'")
     for statement in EMPO_STATEMENTS.values():
         assert statement in plain
+
+
+@pytest.mark.parametrize("design_name, marker", [
+    ("likert-qian", "5: very good"), ("likert-emprl", "2: marginal"), ("ab-emprl", "Response B"), ("ab-qian", "Tie")])
+def test_every_design_renders_its_questions_and_takes_its_answers(tmp_path, design_name, marker):
+    folder = make_study(tmp_path, design=design_name, systems=("alpha", "beta"), samples=45, per_emotion=1)
+    with running_server(folder) as (base, store):
+        batch = start(base, "ann1")
+        page = get(f"{base}/batch/{batch}?annotator=ann1")[1]
+        assert marker in page and page.count("class=sample") == 15
+        item = store.batches[batch]["items"][0]
+        for response in item["responses"]:  # A then B, in the key's order
+            assert html.escape(response) in page
+        if design_name.startswith("ab"):
+            assert page.index(html.escape(item["responses"][0])) < page.index(html.escape(item["responses"][1]))
+        good = "tie" if design_name.startswith("ab") else 4
+        bad = 3 if design_name.startswith("ab") else 4.5
+        question = store.design.criteria[0].name
+        body = {"annotator": "ann1", "batch": batch, "item": item["item"], "dimension": question}
+        assert post(base, "/api/answer", body | {"value": good})[0] == 200
+        assert post(base, "/api/answer", body | {"value": bad})[0] == 400
