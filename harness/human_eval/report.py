@@ -8,7 +8,7 @@ import json
 import math
 from pathlib import Path
 
-from harness.human_eval.designs import CHOICE, Design
+from harness.human_eval.designs import Design
 from harness.human_eval.ratings import RatingSet
 
 FIGURE = "ratings.png"
@@ -115,7 +115,7 @@ def figure(rating_set: RatingSet, path: Path) -> Path | None:
     design: Design = rating_set.design
     rated = {r.dimension for r in rating_set.ratings}
     shown = [c for c in design.criteria if c.scale in ("continuous", "likert") and c.name in rated]
-    if not shown or design.kind == "ab" or any(c.scale == CHOICE for c in shown):
+    if not shown or design.kind == "ab":
         return None
     cols = min(2, len(shown))
     rows = math.ceil(len(shown) / cols)

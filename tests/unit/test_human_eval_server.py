@@ -179,6 +179,7 @@ def test_every_design_renders_its_questions_and_takes_its_answers(tmp_path, desi
         batch = start(base, "ann1")
         page = get(f"{base}/batch/{batch}?annotator=ann1")[1]
         assert marker in page and page.count("class=sample") == 15
+        assert marker in get(base + "/")[1]  # the solved example uses the same questions
         item = store.batches[batch]["items"][0]
         for response in item["responses"]:  # A then B, in the key's order
             assert html.escape(response) in page

@@ -121,3 +121,21 @@ def test_prepare_never_overwrites_a_study(tmp_path):
     folder = make_study(tmp_path)
     with pytest.raises(HarnessError, match="not empty"):
         prepare([str(p) for p in (tmp_path / "generations").glob("*.jsonl")], folder, design("empo"))
+
+
+def test_run_folders_are_read_through_their_ed_task_and_named_by_their_model(tmp_path):
+    files = write_generations(tmp_path / "g", ("a", "b"), n=80)
+    runs = []
+    for i, path in enumerate(files):
+        run = tmp_path / f"run{i}"
+        (run / "tasks" / "ed_empathy").mkdir(parents=True)
+        (run / "tasks" / "ed_empathy" / "generations.jsonl").write_text(path.read_text())
+        (run / "manifest.json").write_text(json.dumps({"model": f"model-{i}"}))
+        runs.append(str(run))
+    summary = prepare(runs, tmp_path / "s", design("likert-qian"), samples=40, per_emotion=1)
+    assert summary["systems"] == ["model-0", "model-1"]
+    (tmp_path / "run1" / "tasks" / "ed_other").mkdir()
+    (tmp_path / "run1" / "tasks" / "ed_other" / "generations.jsonl").write_text(files[1].read_text())
+    with pytest.raises(HarnessError, match="several ED tasks \\(ed_empathy, ed_other\\); choose one with --task"):
+        prepare(runs, tmp_path / "s2", design("likert-qian"), samples=40, per_emotion=1)
+    assert prepare(runs, tmp_path / "s3", design("likert-qian"), samples=40, per_emotion=1, task="ed_empathy")["samples"] == 40
