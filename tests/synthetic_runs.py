@@ -46,7 +46,7 @@ class LexScorer(Scorer):
     """Per-example length and an IVA-like signed / absolute distance, plus NIDF-like values."""
 
     name = "_t_lex"
-    outputs = (Output("length_chars", False, EXAMPLE), Output("valence_signed", False, EXAMPLE),
+    outputs = (Output("length_chars", None, EXAMPLE), Output("valence_signed", None, EXAMPLE),
                Output("valence_abs", False, EXAMPLE), Output("nidf", True, EXAMPLE))
     inputs = ("response", "prev")
 
