@@ -131,7 +131,7 @@ def make_items(n: int, quality: float, seed: int, *, start: int = 0) -> list[Ite
 
 def write_scored(folder: Path, items: list[Item], *, instruments: dict | None = None) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    result = base.score(items, list(SCORERS))
+    result = base.score(items, base.available())  # the registered suite (the synthetic one in tests)
     with open(folder / "generations.jsonl", "w") as fh:
         for it in items:
             fh.write(json.dumps({"id": it.id, "context": list(it.context), "response": it.response,

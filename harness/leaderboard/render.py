@@ -111,14 +111,29 @@ def _table_markdown(table: Table, k: int, settings: Settings) -> list[str]:
             rows.append([name, str(len(row.runs))] +
                         [cell_text(row.cells.get(c.key), c, bold=c.best == row.model) for c in cols])
         lines += md_table(["Model", "Runs"] + [header(c) for c in cols], ["l", "r"] + ["r"] * len(cols), rows)
-        lines += ["", "Columns:"]
-        lines += [f"- **{c.label}** {DIRECTION[c.higher_is_better]}: {c.glossary}{_n_note(table, c)}" for c in cols]
+        lines += ["", "Columns:"] + _glossary(table, cols)
         if group == GENERAL and blank:
             lines.append(f"- not shown here, no general-ability results: {', '.join(blank)}")
         lines.append("")
     lines += _tests_footnote(table, settings)
-    lines += [f"- {note}" for note in table.notes]
+    if table.notes:
+        lines += ["", "Notes:"] + [f"- {display_text(note)}" for note in table.notes]
     lines.append("")
+    return lines
+
+
+def _glossary(table: Table, cols: list[Column]) -> list[str]:
+    """One line per column (direction, scale, meaning); the parts of a composite score
+    (the Open LLM tasks), shown without intervals or tests, share one line."""
+    lines, parts = [], []
+    for c in cols:
+        if c.source == "openllm" and not c.with_interval:
+            parts.append(c)
+            continue
+        lines.append(f"- **{c.label}** {DIRECTION[c.higher_is_better]}: {c.glossary}{_n_note(table, c)}")
+    if parts:
+        lines.append(f"- **{', '.join(c.label for c in parts)}** {DIRECTION[True]}: 0-100, the normalized task "
+                     "scores averaged into Open LLM v2 (shown without intervals or tests)")
     return lines
 
 
