@@ -469,8 +469,9 @@ class EdMetrics(Source):
                 if too_slow:
                     _set_method(cells, too_slow)
                     continue
+                # all r half-samples or none: an interval from the few that fit a budget is not one
                 intervals = stats.corpus_bootstrap_ci([i[0] for i in inputs], inputs[0][1], resamples=r, seed=s.seed,
-                                                      level=s.level, budget_seconds=s.corpus_budget)
+                                                      level=s.level, budget_seconds=s.corpus_budget, min_resamples=r)
             for key, cell in cells.items():
                 ci = intervals[key]
                 if ci.resamples:
@@ -479,6 +480,9 @@ class EdMetrics(Source):
                                                                       else "")
                 else:
                     cell.method = ci.method + "; not tested against the reference for the same reason"
+            if len(tasks) > 1:
+                _set_method(cells, "{}; not tested: approximate randomization needs one run per row",
+                            keep=True)
 
     def test(self, table: Table, base: Row, row: Row, keys: list[str], ctx: Context) -> None:
         s = ctx.settings
@@ -606,9 +610,10 @@ def _recorded_seconds(provenance: dict, scorer: str):
     return seconds.get(scorer) if isinstance(seconds, dict) else None
 
 
-def _set_method(cells: dict[str, Cell], method: str) -> None:
+def _set_method(cells: dict[str, Cell], method: str, *, keep: bool = False) -> None:
+    """Every cell's method; with `keep`, `method` is a format whose {} is the old one."""
     for cell in cells.values():
-        cell.method = method
+        cell.method = method.format(cell.method) if keep else method
 
 
 # --- a per-example metric of another task (MMLU accuracy) -------------------------------------------------

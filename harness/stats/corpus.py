@@ -152,8 +152,9 @@ def corpus_bootstrap_ci(systems: Sequence[Sequence[T]], statistic: CorpusStatist
     names = [k for k in values[0] if all(k in v for v in values)]
     estimate = {k: float(np.mean([v[k] for v in values])) for k in names}
     if budget_seconds is not None and resamples and per_resample * min(min_resamples, resamples) > budget_seconds:
-        why = (f"no interval: one half-sample recomputes the metric (about {per_resample:.1f} s), so the "
-               f"{budget_seconds:g} s budget affords fewer than {min(min_resamples, resamples)}")
+        why = (f"no interval: one half-sample recomputes the metric (about {per_resample:.1f} s at full size), so the "
+               f"{budget_seconds:g} s budget affords fewer than {min(min_resamples, resamples)} half-samples "
+               f"(--corpus-budget)")
         return {k: Interval(estimate[k], float("nan"), float("nan"), n, why, level, 0) for k in names}
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[1])
     boot = np.empty((resamples, len(names)))

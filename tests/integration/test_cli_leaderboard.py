@@ -127,7 +127,7 @@ def test_row_too_slow_for_the_budget_gets_neither_interval_nor_test(runs, tmp_pa
     cells = {r["model"]: r["cells"] for r in json.loads(out.with_suffix(".json").read_text())["tables"][0]["rows"]}
     dpo = cells["dpo"]["dist2"]
     assert dpo["test"] == "" and not math.isfinite(dpo["ci"][0] if dpo["ci"] else float("nan"))
-    assert "budget affords fewer than 19" in dpo["method"]
+    assert "budget affords fewer than 20 half-samples" in dpo["method"]
     assert "not tested against the reference for the same reason" in dpo["method"]
 
 
