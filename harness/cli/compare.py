@@ -73,7 +73,7 @@ def format_comparison(pairs, settings) -> str:
     from harness.stats.corrections import NAMES
 
     blocks = []
-    tests = settings.used.get("tests", 0)
+    tests = sum(1 for pair in pairs for m in pair.metrics if not math.isnan(m.p))
     for pair in pairs:
         lines = [f"## A: {pair.a.label} vs B: {pair.b.label}", "",
                  f"A = `{display_path(pair.a.path)}`, B = `{display_path(pair.b.path)}`. B - A with its "
@@ -98,7 +98,7 @@ def format_comparison(pairs, settings) -> str:
               f"{settings.alpha:g} (paired or two-sample t approximation). Marks on p adj: * < 0.05, ** < 0.01, "
               f"*** < 0.001."]
     r = settings.used.get("resamples")
-    if r:
+    if r and tests:
         floor = smallest_adjusted_p(tests, r)
         legend.append(f"Resampling tests used {r:,} resamples (corpus metrics "
                       f"{settings.used.get('corpus_resamples', r):,}): the smallest p they reach is 1/{r + 1:,}, "

@@ -446,7 +446,9 @@ def _plan_corpus(scorer_name: str, group: list[MetricComparison], ta: TaskData, 
             if log:
                 log(f"  {scorer_name}: {why}")
             for m in group:
-                m.method, m.test = why, "untested"
+                descriptive = catalog.info(m.key).descriptive
+                m.method = why.replace("not tested:", "descriptive, and no interval:") if descriptive else why
+                m.test = "descriptive" if descriptive else "untested"
             return
         start = time.monotonic()
         with _progress(c, f"{scorer_name}: {', '.join(keys)}", s) as bar:
