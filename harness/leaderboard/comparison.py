@@ -433,32 +433,52 @@ def _plan_corpus(scorer_name: str, group: list[MetricComparison], ta: TaskData, 
     (xa, statistic), (xb, _) = inputs_a, inputs_b
 
     def run_recomputed(r: int, c: int) -> None:
-        # one recomputation of each system first (the first may carry one-time loading):
-        # a resample costs about 3 of the second
-        va = statistic(xa)
-        start = time.monotonic()
-        vb = statistic(xb)
-        per_resample = 3 * (time.monotonic() - start)
-        if s.corpus_budget is not None and per_resample * c > s.corpus_budget:
-            why = (f"not tested: {scorer_name} is recomputed 4 times per resample (about {per_resample:.2g} s), so "
-                   f"the {c:,} resamples of its test would take about {_duration(per_resample * c)}, over the "
-                   f"{s.corpus_budget:g} s budget (--corpus-budget)")
+        with _progress(c, f"{scorer_name}: {', '.join(keys)}", s) as bar:
+            results, why = recomputed_randomization(scorer_name, xa, xb, statistic, c, s, progress=bar)
+        if why is not None:
             if log:
                 log(f"  {scorer_name}: {why}")
             for m in group:
                 descriptive = catalog.info(m.key).descriptive
-                m.method = why.replace("not tested:", "descriptive, and no interval:") if descriptive else why
+                m.method = why.replace("untested:", "descriptive, and no interval:") if descriptive else why
                 m.test = "descriptive" if descriptive else "untested"
             return
-        start = time.monotonic()
-        with _progress(c, f"{scorer_name}: {', '.join(keys)}", s) as bar:
-            results = stats.approximate_randomization(xa, xb, statistic, resamples=c, seed=s.seed, level=s.level,
-                                                      budget_seconds=None, progress=bar, observed=(va, vb))
         if log:
-            log(f"  {scorer_name}: {c:,} resamples, recomputing the metric, in {time.monotonic() - start:.1f} s")
+            log(f"  {scorer_name}: {c:,} resamples, recomputing the metric")
         _corpus_results(group, results, whole, scorer_name)
 
     return _Job("corpus", group, run_recomputed, tested)
+
+
+PROBE = 3  # resamples timed before committing to a recomputing test
+
+
+def recomputed_randomization(scorer_name: str, xa, xb, statistic, resamples: int, s: Settings, *,
+                             progress: Callable[[int], None] | None = None) -> tuple[dict | None, str | None]:
+    """Approximate randomization recomputing the metric per resample, only when all
+    `resamples` fit `s.corpus_budget`: (results, None), or (None, why not). The cost is
+    measured on a few real resamples first (one computation's time misleads: caches,
+    half-size recomputations, a loaded machine), and the budget also stops the run itself
+    (a test stopped short of its resamples cannot resolve the threshold: untested)."""
+    va = statistic(xa)
+    vb = statistic(xb)
+    start = time.monotonic()
+    stats.approximate_randomization(xa, xb, statistic, resamples=PROBE, seed=s.seed, level=s.level,
+                                    observed=(va, vb))
+    per_resample = (time.monotonic() - start) / PROBE
+    budget = s.corpus_budget
+    if budget is not None and per_resample * resamples > budget:
+        return None, (f"untested: {scorer_name} is recomputed 4 times per resample (about {per_resample:.2g} s), "
+                      f"so the {resamples:,} resamples that resolve the corrected threshold would take about "
+                      f"{_duration(per_resample * resamples)}, over the {budget:g} s budget (--corpus-budget)")
+    results = stats.approximate_randomization(xa, xb, statistic, resamples=resamples, seed=s.seed, level=s.level,
+                                              budget_seconds=None if budget is None else 2 * budget,
+                                              progress=progress, observed=(va, vb))
+    used = next(iter(results.values())).resamples if results else resamples
+    if used < resamples:
+        return None, (f"untested: {scorer_name} stopped at twice the {budget:g} s budget after {used:,} of the "
+                      f"{resamples:,} resamples that resolve the corrected threshold (--corpus-budget)")
+    return results, None
 
 
 def _corpus_results(group: list[MetricComparison], results: dict, whole: bool, scorer_name: str) -> None:

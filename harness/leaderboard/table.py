@@ -39,8 +39,8 @@ import numpy as np
 from harness import stats
 from harness.errors import HarnessError
 from harness.leaderboard import catalog, openllm
-from harness.leaderboard.comparison import (Settings, _differing_fields, _duration, corpus_decomposition,
-                                            corpus_inputs, instrument_difference)
+from harness.leaderboard.comparison import (Settings, _differing_fields, corpus_decomposition, corpus_inputs,
+                                            instrument_difference, recomputed_randomization)
 from harness.leaderboard.runs import Run, TaskData
 
 ED_TASKS = ("ed_empathy", "ed_empathy_short", "")
@@ -538,19 +538,11 @@ class EdMetrics(Source):
             ia, ib = corpus_inputs(scorer, ta, self.ids, list(tested)), corpus_inputs(scorer, tb, self.ids, list(tested))
             if ia is None or ib is None:
                 return
-            va = ia[1](ia[0])
-            t0 = time.monotonic()
-            vb = ia[1](ib[0])
-            per_resample = 3 * (time.monotonic() - t0)
-            if s.corpus_budget is not None and per_resample * c > s.corpus_budget:
-                why = (f"untested: {scorer_name} is recomputed 4 times per resample (about {per_resample:.2g} s), so "
-                       f"the {c:,} resamples that resolve the corrected threshold would take about "
-                       f"{_duration(per_resample * c)}, over the {s.corpus_budget:g} s budget (--corpus-budget)")
+            results, why = recomputed_randomization(scorer_name, ia[0], ib[0], ia[1], c, s)
+            if why is not None:
                 for cell in tested.values():
                     cell.test, cell.method = "untested", cell.method + "; " + why
                 return
-            results = stats.approximate_randomization(ia[0], ib[0], ia[1], resamples=c, seed=s.seed, level=s.level,
-                                                      observed=(va, vb))
         if ctx.log:
             ctx.log(f"leaderboard: approximate randomization {row.model} vs {base.model} on {', '.join(tested)}: "
                     f"{c:,} resamples in {time.monotonic() - start:.1f} s")

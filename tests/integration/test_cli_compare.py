@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from harness.cli import main
+from harness.leaderboard.comparison import PROBE
 from harness.leaderboard.display import display_path
 from tests.support.gfm import assert_tables
 from tests.synthetic_runs import DistScorer, make_items, mmlu_answers, write_run, write_scored
@@ -64,7 +65,8 @@ def test_corpus_metric_cost_is_bounded(two_runs):
     a, b = two_runs
     DistScorer.calls = 0
     assert main(["compare", str(a), str(b), "--resamples", "200", "--corpus-resamples", "7"]) == 0
-    assert DistScorer.calls == 2 + 4 * 7  # observed values + 2 per swap + 2 per bootstrap resample
+    # observed values, then 2 per swap + 2 per half-sample, for the timed probe and the test
+    assert DistScorer.calls == 2 + 4 * (PROBE + 7)
 
 
 def test_disjoint_example_sets_fall_back_to_welch(tmp_path, synthetic_scorers, capsys):
@@ -240,5 +242,5 @@ def test_expensive_corpus_metric_is_skipped_with_the_reason(two_runs, monkeypatc
     out = a.parent / "c.json"
     assert main(["compare", str(a), str(b), "--json", str(out), "--corpus-budget", "0.5", *FAST]) == 0
     m = json.loads(out.read_text())["pairs"][0]["metrics"]["ed_empathy/dist2"]
-    assert m["p"] is None and m["method"].startswith("not tested: _t_dist is recomputed 4 times per resample")
+    assert m["p"] is None and m["method"].startswith("untested: _t_dist is recomputed 4 times per resample")
     assert m["test"] == "untested" and "over the 0.5 s budget (--corpus-budget)" in m["method"]

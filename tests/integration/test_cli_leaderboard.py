@@ -10,6 +10,7 @@ from dataclasses import replace
 import pytest
 
 from harness.cli import main
+from harness.leaderboard.comparison import PROBE
 from tests.support.gfm import assert_tables
 from tests.synthetic_runs import make_items, mmlu_answers, write_run
 from tests.unit.test_openllm import _results
@@ -104,7 +105,8 @@ def test_leaderboard_end_to_end(runs, tmp_path, capsys, monkeypatch):
 
 def test_corpus_family_resampled_once_per_row(runs, tmp_path):
     """Two displayed corpus metrics of one scorer: each row's interval and test resample it
-    once for both (20 resamples: an interval recomputes 1 + 20 per run, a test 2 + 4 x 20)."""
+    once for both (20 resamples: an interval recomputes 1 + 20 per run, a test 2 + 4 x 20
+    after a timed probe of 4 x PROBE)."""
     from tests.synthetic_runs import StartScorer
 
     StartScorer.calls = 0
@@ -113,8 +115,9 @@ def test_corpus_family_resampled_once_per_row(runs, tmp_path):
                  "--no-figures", *FAST]) == 0
     rows = json.loads(out.with_suffix(".json").read_text())["tables"][0]["rows"]
     intervals = sum(r["cells"]["trie_start_words"]["runs"] * 21 for r in rows)
-    tests = sum(82 for r in rows if r["cells"]["trie_start_words"]["test"].startswith("AR"))
-    assert tests == 3 * 82  # opposite-emotion, base, dpo (sft has two runs: no AR)
+    per_test = 2 + 4 * (PROBE + 20)
+    tests = sum(per_test for r in rows if r["cells"]["trie_start_words"]["test"].startswith("AR"))
+    assert tests == 3 * per_test  # opposite-emotion, base, dpo (sft has two runs: no AR)
     assert StartScorer.calls == intervals + tests
     for r in rows:
         assert r["cells"]["trie_compression"]["test"] == r["cells"]["trie_start_words"]["test"]
@@ -147,7 +150,8 @@ def test_scorer_time_recorded_at_scoring_skips_resampling_before_any_recomputati
     assert "took 40.0 s when the run was scored, more than the 30 s budget" in start["method"]
     assert cells["dpo"]["dist2"]["test"] == "AR (20)"  # its other scorer is fast
     # dpo's rows never recomputed: the other rows' intervals and tests only
-    assert StartScorer.calls == 21 + (21 + 82) + 42 + (21 + 82)
+    per_test = 2 + 4 * (PROBE + 20)
+    assert StartScorer.calls == 21 + (21 + per_test) + 42 + (21 + per_test)
 
 
 def test_recorded_time_within_the_budget_is_measured_not_trusted(runs, tmp_path):
