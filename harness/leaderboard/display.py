@@ -73,9 +73,13 @@ def fixed(x: float, decimals: int) -> str:
 
 
 def value_with_interval(value: float, ci: tuple[float, float] | None) -> tuple[str, str]:
-    """(value, "[low, high]") rounded to the decimals the interval supports; without a
-    usable interval (none, or zero width) 4 significant figures."""
+    """(value, "[low, high]") rounded to the decimals the interval supports, at most 4
+    significant figures of the value; without a usable interval (none, or zero width) 4
+    significant figures."""
     d = decimals_for(ci)
+    if d is not None and value is not None and math.isfinite(value) and value != 0:
+        exponent = int(f"{abs(value):.3e}".split("e")[1])  # of the value rounded to 4 figures
+        d = min(d, max(0, 3 - exponent))  # never more than 4 significant figures
     if d is None:
         text = fmt(value)
         interval = f"[{fmt(ci[0])}, {fmt(ci[1])}]" if ci is not None and all(math.isfinite(c) for c in ci) else ""

@@ -173,8 +173,11 @@ def _tests_footnote(table: Table, settings: Settings) -> list[str]:
     lines = ["Tests:"] if kinds or untested else []
     for label, cols in kinds.items():
         lines.append(f"- {label}: {', '.join(cols)}")
+    reasons: dict[str, list[str]] = {}
     for label, why in untested.items():
-        lines.append(f"- {label}: untested, {why}")
+        reasons.setdefault(why, []).append(label)
+    for why, labels in reasons.items():
+        lines.append(f"- {', '.join(labels)}: untested, {why}")
     if table.tests:
         floor = smallest_adjusted_p(table.tests, table.resamples)
         lines.append(f"- resampling tests: {table.resamples:,} resamples each (corpus metrics "

@@ -194,6 +194,8 @@ def test_values_are_rounded_to_what_their_interval_supports():
     assert display.value_with_interval(0.0, (0.0, 0.0)) == ("0", "[0, 0]")
     assert display.value_with_interval(0.26181, None) == ("0.2618", "")
     assert display.fmt(22331.0) == "22331"
+    # a near-zero-width interval does not make a value of 9 decimals
+    assert display.value_with_interval(0.999999996, (0.99999997, 1.0)) == ("1.000", "[1.000, 1.000]")
 
 
 def test_paths_are_shown_without_this_machines_absolute_paths(tmp_path, monkeypatch):
