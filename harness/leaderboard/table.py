@@ -287,6 +287,7 @@ def _build_table(title: str, runs: list[Run], ed: str | None, reference: str | N
         column = source.column(table, spec)
         if column is not None:
             table.columns.append(column)
+    table.columns += sources["ed"].unregistered(table)
     for source in dict.fromkeys(_source_for(c.source, sources, ed) for c in table.columns):
         source.fill(table, [c for c in table.columns if _source_for(c.source, sources, ed) is source], ctx)
     comparisons = _comparisons(table)
@@ -401,6 +402,27 @@ class EdMetrics(Source):
             return None
         present = any(spec.key in t.values or spec.key in t.summary for row in table.rows for t in self._tasks(row))
         return _column(spec) if present else None
+
+    def unregistered(self, table: Table) -> list[Column]:
+        """Columns for the ED keys of scorers none of whose outputs has a registered column
+        (a user's own scorer, EMPATHY_HARNESS_SCORER_MODULES): shown with their declared
+        direction and description, after the registered ones."""
+        if self.ed is None:
+            return []
+        from harness.metrics.base import get_scorer
+
+        registered = {c.key for c in COLUMNS}
+        present = [k for row in table.rows for t in self._tasks(row) for k in (*t.values, *t.summary) if k != "n"]
+        out = []
+        for key in dict.fromkeys(present):
+            info = catalog.info(key)
+            if key in registered or info.scorer is None:
+                continue
+            if any(o.name in registered for o in get_scorer(info.scorer).outputs):
+                continue
+            glossary = info.description or f"declared by scorer {info.scorer}"
+            out.append(Column(key, key, EMPATHY, info.higher_is_better, True, glossary, "ed"))
+        return out
 
     def fill(self, table: Table, columns: list[Column], ctx: Context) -> None:
         s = ctx.settings
