@@ -434,7 +434,8 @@ def _plan_corpus(scorer_name: str, group: list[MetricComparison], ta: TaskData, 
 
     def run_recomputed(r: int, c: int) -> None:
         with _progress(c, f"{scorer_name}: {', '.join(keys)}", s) as bar:
-            results, why = recomputed_randomization(scorer_name, xa, xb, statistic, c, s, progress=bar)
+            results, why = recomputed_randomization(scorer_name, xa, xb, statistic, c, s, progress=bar,
+                                                    recorded=recorded_seconds([ta, tb], scorer_name))
         if why is not None:
             if log:
                 log(f"  {scorer_name}: {why}")
@@ -454,23 +455,39 @@ PROBE = 3  # resamples timed before committing to a recomputing test
 
 
 def recomputed_randomization(scorer_name: str, xa, xb, statistic, resamples: int, s: Settings, *,
-                             progress: Callable[[int], None] | None = None) -> tuple[dict | None, str | None]:
+                             progress: Callable[[int], None] | None = None,
+                             recorded: float | None = None) -> tuple[dict | None, str | None]:
     """Approximate randomization recomputing the metric per resample, only when all
-    `resamples` fit `s.corpus_budget`: (results, None), or (None, why not). The cost is
-    measured on a few real resamples first (one computation's time misleads: caches,
-    half-size recomputations, a loaded machine), and the budget also stops the run itself
-    (a test stopped short of its resamples cannot resolve the threshold: untested)."""
+    `resamples` fit `s.corpus_budget`: (results, None), or (None, why not). A resample
+    recomputes the metric twice at full size and twice at half size, so it costs at least
+    two computations: `recorded` (seconds one computation took when the runs were
+    scored; ten times over the budget, as it may include loading a model), then the two
+    computations of the observed values, rule a test out early;
+    otherwise a few real resamples are timed first (caches, a loaded machine). The budget
+    also stops the run itself (a test short of its resamples cannot resolve the
+    threshold: untested)."""
+    budget = s.corpus_budget
+
+    def too_slow(per_resample: float, how: str) -> str:
+        return (f"untested: {scorer_name} is recomputed 4 times per resample ({how} {per_resample:.2g} s each), so "
+                f"the {resamples:,} resamples that resolve the corrected threshold would take about "
+                f"{_duration(per_resample * resamples)}, over the {budget:g} s budget (--corpus-budget)")
+
+    # a recorded time may include one-off work (loading a model): only a wide miss counts
+    if budget is not None and recorded is not None and 2 * recorded * resamples > 10 * budget:
+        return None, too_slow(2 * recorded, "when scored,")
+    start = time.monotonic()
     va = statistic(xa)
     vb = statistic(xb)
+    one = (time.monotonic() - start) / 2
+    if budget is not None and 2 * one * resamples > budget:
+        return None, too_slow(2 * one, "at least")
     start = time.monotonic()
     stats.approximate_randomization(xa, xb, statistic, resamples=PROBE, seed=s.seed, level=s.level,
                                     observed=(va, vb))
     per_resample = (time.monotonic() - start) / PROBE
-    budget = s.corpus_budget
     if budget is not None and per_resample * resamples > budget:
-        return None, (f"untested: {scorer_name} is recomputed 4 times per resample (about {per_resample:.2g} s), "
-                      f"so the {resamples:,} resamples that resolve the corrected threshold would take about "
-                      f"{_duration(per_resample * resamples)}, over the {budget:g} s budget (--corpus-budget)")
+        return None, too_slow(per_resample, "about")
     results = stats.approximate_randomization(xa, xb, statistic, resamples=resamples, seed=s.seed, level=s.level,
                                               budget_seconds=None if budget is None else 2 * budget,
                                               progress=progress, observed=(va, vb))
@@ -479,6 +496,19 @@ def recomputed_randomization(scorer_name: str, xa, xb, statistic, resamples: int
         return None, (f"untested: {scorer_name} stopped at twice the {budget:g} s budget after {used:,} of the "
                       f"{resamples:,} resamples that resolve the corrected threshold (--corpus-budget)")
     return results, None
+
+
+def recorded_seconds(tasks: list[TaskData], scorer: str) -> float | None:
+    """The longest time `scorer` took on one of these tasks when they were scored
+    (provenance `scorer_seconds`), or None where not recorded."""
+    values = []
+    for t in tasks:
+        seconds = t.provenance.get("scorer_seconds")
+        value = seconds.get(scorer) if isinstance(seconds, dict) else None
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return None
+        values.append(float(value))
+    return max(values) if values else None
 
 
 def _corpus_results(group: list[MetricComparison], results: dict, whole: bool, scorer_name: str) -> None:

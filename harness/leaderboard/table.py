@@ -40,7 +40,7 @@ from harness import stats
 from harness.errors import HarnessError
 from harness.leaderboard import catalog, openllm
 from harness.leaderboard.comparison import (Settings, _differing_fields, corpus_decomposition, corpus_inputs,
-                                            instrument_difference, recomputed_randomization)
+                                            instrument_difference, recomputed_randomization, recorded_seconds)
 from harness.leaderboard.runs import Run, TaskData
 
 ED_TASKS = ("ed_empathy", "ed_empathy_short", "")
@@ -560,7 +560,8 @@ class EdMetrics(Source):
             ia, ib = corpus_inputs(scorer, ta, self.ids, list(tested)), corpus_inputs(scorer, tb, self.ids, list(tested))
             if ia is None or ib is None:
                 return
-            results, why = recomputed_randomization(scorer_name, ia[0], ib[0], ia[1], c, s)
+            results, why = recomputed_randomization(scorer_name, ia[0], ib[0], ia[1], c, s,
+                                                    recorded=recorded_seconds([ta, tb], scorer_name))
             if why is not None:
                 for cell in tested.values():
                     cell.test, cell.method = "untested", cell.method + "; " + why

@@ -244,3 +244,18 @@ def test_expensive_corpus_metric_is_skipped_with_the_reason(two_runs, monkeypatc
     m = json.loads(out.read_text())["pairs"][0]["metrics"]["ed_empathy/dist2"]
     assert m["p"] is None and m["method"].startswith("untested: _t_dist is recomputed 4 times per resample")
     assert m["test"] == "untested" and "over the 0.5 s budget (--corpus-budget)" in m["method"]
+
+
+def test_a_corpus_metric_far_too_slow_is_ruled_out_before_any_recomputation(two_runs):
+    """At EmPO's size one spanify takes seconds: the scoring time recorded in provenance
+    rules the test out without recomputing the tries 14 times (observed values + probe)."""
+    a, b = two_runs
+    for run, seconds in ((a, 30.0), (b, 31.0)):
+        provenance = run / "tasks" / "ed_empathy" / "provenance.json"
+        info = json.loads(provenance.read_text())
+        provenance.write_text(json.dumps({**info, "scorer_seconds": {"_t_dist": seconds}}))
+    DistScorer.calls = 0
+    out = a.parent / "c.json"
+    assert main(["compare", str(a), str(b), "--json", str(out), *FAST]) == 0
+    m = json.loads(out.read_text())["pairs"][0]["metrics"]["ed_empathy/dist2"]
+    assert m["test"] == "untested" and "(when scored, 62 s each)" in m["method"] and DistScorer.calls == 0
