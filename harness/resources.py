@@ -113,6 +113,13 @@ RESOURCES: dict[str, Resource] = {
             "b4e9bf11df7e88bc12381efab18565f8b0ff0d4743fe8708c4482df91c4e617a",
             description="EQ-Bench v2 questions, 171 (MIT)",
         ),
+        Resource(
+            "empo-human-eval",
+            "empo-human-eval/he_data.csv",
+            "https://raw.githubusercontent.com/justtherightsize/empo/main/data/he_data.csv",
+            "b0f1983d1472f4c97093d09f1ab0fba1a6092077c3a10520513b96171373be0f",
+            description="EmPO's human evaluation ratings (research data released with the paper)",
+        ),
     ]
 }
 
