@@ -313,7 +313,7 @@ def test_leaderboard_shows_eq_bench_with_interval_and_paired_test(tmp_path, synt
         low, high = cells["tuned"][key]["ci"]
         assert low < np.mean(other) < high and cells["tuned"][key]["n"] == n
         expected = stats.paired_permutation_test(ref, other, resamples=2000, seed=0)
-        assert cells["tuned"][key]["test"] == "perm"
+        assert cells["tuned"][key]["test"] == "perm (2,000)"
         assert cells["tuned"][key]["p"] == pytest.approx(expected.pvalue)
         assert key not in cells["human"]  # not measured: blank, not zero
     assert cells["tuned"]["eq_bench_parseable"]["p_adj"] >= cells["tuned"]["eq_bench_parseable"]["p"]
