@@ -22,8 +22,9 @@ from harness.embedded import DEFAULT_MODEL
 
 ED_TASK, MMLU_TASK, EQ_TASK, GROUP = "ed_empathy", "mmlu_offline", "eq_bench_offline", "empo_offline"
 MMLU_SHOTS = 5  # as in the group
-# EQ-Bench questions the demo asks by default: about 2 s each on 2 idle cores for the embedded
-# model (prompts of 277-1,052 tokens with its chat template, up to 80 new tokens), so 50 keep the demo under 10 minutes
+# EQ-Bench questions the demo asks by default: at most about 2 s each on 2 idle cores for the
+# embedded model (prompts of 277-1,052 tokens with its chat template, up to 80 new tokens;
+# estimated from CPU time, docs/EQ_BENCH.md), so 50 should keep the demo under 10 minutes
 DEMO_EQ_BENCH_QUESTIONS = 50
 
 
