@@ -16,6 +16,7 @@ import logging
 import platform
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -102,8 +103,9 @@ def run(request: EvalRequest) -> Path:
         for old, new in replaced.items():
             _say(f"{old} -> {new}: MMLU from its original release (same prompts and metric as lm-eval's {old})")
         _say(f"tasks: {', '.join(tasks)}")
+        taskdir.check_names(tasks)
         manager = taskdir.task_manager(tasks)
-        _check_names(tasks, manager)
+        taskdir.check_names(tasks, manager.task_index)
         model_args = _resolved_args(request)
         _say(f"model: {name} ({request.backend}{', ' + _args_text(model_args) if model_args else ''})")
         lm = build_lm(request.backend, model_args, request)
@@ -197,24 +199,25 @@ def _simple_evaluate(request, lm, model_args, tasks, manager, apply_template, ca
 
     samples = _samples(request, tasks, manager) if request.task_limits else None
     try:
-        results = simple_evaluate(
-            model=lm,
-            model_args=model_args,
-            tasks=tasks,
-            task_manager=manager,
-            num_fewshot=request.num_fewshot,
-            limit=None if samples else request.limit,
-            samples=samples,
-            use_cache=str(cache) if cache else None,
-            log_samples=True,
-            system_instruction=request.system_instruction,
-            apply_chat_template=apply_template,
-            gen_kwargs=request.gen_kwargs,
-            random_seed=seeds["random"],
-            numpy_random_seed=seeds["numpy"],
-            torch_random_seed=seeds["torch"],
-            fewshot_random_seed=seeds["fewshot"],
-        )
+        with one_prompt_bar(len(_leaves(tasks, manager))):
+            results = simple_evaluate(
+                model=lm,
+                model_args=model_args,
+                tasks=tasks,
+                task_manager=manager,
+                num_fewshot=request.num_fewshot,
+                limit=None if samples else request.limit,
+                samples=samples,
+                use_cache=str(cache) if cache else None,
+                log_samples=True,
+                system_instruction=request.system_instruction,
+                apply_chat_template=apply_template,
+                gen_kwargs=request.gen_kwargs,
+                random_seed=seeds["random"],
+                numpy_random_seed=seeds["numpy"],
+                torch_random_seed=seeds["torch"],
+                fewshot_random_seed=seeds["fewshot"],
+            )
     except AssertionError as exc:
         if "--samples" in str(exc):
             raise HarnessError(f"a --limit TASK=N is larger than that task: {exc}") from None
@@ -224,12 +227,45 @@ def _simple_evaluate(request, lm, model_args, tasks, manager, apply_template, ca
     return results
 
 
+@contextmanager
+def one_prompt_bar(tasks: int):
+    """lm-eval draws an unlabelled progress bar per task while it builds the prompts (57 for
+    MMLU's subjects); draw one labelled bar over the `tasks` instead, closed when the last
+    task's prompts are built (before the model's own bars start)."""
+    import lm_eval.api.task as lm_task
+    from tqdm import tqdm
+
+    bar = None
+
+    def one_task(iterable, total=None, **_):
+        nonlocal bar
+        if bar is None:  # made at the first task, not while lm-eval loads the tasks
+            bar = tqdm(desc="Building prompts", total=tasks, unit="task")
+        yield from iterable
+        bar.update()
+        if bar.n >= bar.total:
+            bar.close()
+
+    original = lm_task.tqdm
+    lm_task.tqdm = one_task
+    try:
+        yield
+    finally:
+        lm_task.tqdm = original
+        if bar is not None:
+            bar.close()
+
+
+def _leaves(tasks: list[str], manager) -> set[str]:
+    return {leaf for name in tasks for leaf in taskdir.leaf_tasks(name, manager.task_index)}
+
+
 def _samples(request: EvalRequest, tasks: list[str], manager) -> dict[str, list[int]]:
     """lm-eval's `samples` (doc indices per leaf task) for per-task limits: each task takes
     the limit of the most specific name given for it (a task, or a group holding it),
     else --limit N, else all its documents."""
     index = manager.task_index
-    run_leaves = {leaf for name in tasks for leaf in taskdir.leaf_tasks(name, index)}
+    run_leaves = _leaves(tasks, manager)
     named = {}
     for name, k in request.task_limits.items():
         leaves = set(taskdir.leaf_tasks(name, index)) & run_leaves
@@ -243,14 +279,6 @@ def _samples(request: EvalRequest, tasks: list[str], manager) -> dict[str, list[
         if k is not None:
             samples[leaf] = list(range(k))
     return samples
-
-
-def _check_names(tasks: list[str], manager) -> None:
-    unknown = [t for t in tasks if t not in manager.task_index]
-    if unknown:
-        ours = sorted(n for n in taskdir.own_index() if not n.startswith(("mmlu_offline_", "_")))
-        raise HarnessError(f"unknown task(s) {', '.join(unknown)}; the harness's: {', '.join(ours)}; "
-                           "lm-eval's: see `lm_eval ls tasks`")
 
 
 def _resolved_args(request: EvalRequest) -> dict:
