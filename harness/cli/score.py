@@ -28,11 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--iva-aggregate", choices=["max", "mean"], default="max",
-        help="per-utterance IVA score: max over tokens (METRICS.md, default) or mean",
+        help="per-utterance IVA score: max over tokens (docs/METRICS.md, default) or mean",
     )
     parser.add_argument(
         "--nidf-documents", choices=["utterances", "empo-sp1"], default="utterances",
-        help="NIDF document set: every ED train+valid utterance (METRICS.md, default) or EmPO's code's "
+        help="NIDF document set: every ED train+valid utterance (docs/METRICS.md, default) or EmPO's code's "
         "'sp1' utterances (all but each conversation's last turn)",
     )
     parser.add_argument("--ed-source", metavar="PATH", help="ED release for the NIDF counts (default: mirror or cache)")
