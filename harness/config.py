@@ -9,7 +9,7 @@ from pathlib import Path
 MIRROR_ENV = "EMPATHY_HARNESS_MIRROR"
 CACHE_ENV = "EMPATHY_HARNESS_CACHE"
 OFFLINE_ENV = "EMPATHY_HARNESS_OFFLINE"
-# which trained EPITOME instrument / BERTScore encoder the metrics use (see README)
+# which trained EPITOME instrument / BERTScore encoder the metrics use (docs/EPITOME.md, docs/METRICS.md)
 EPITOME_BACKBONE_ENV = "EMPATHY_HARNESS_EPITOME_BACKBONE"
 BERTSCORE_MODEL_ENV = "EMPATHY_HARNESS_BERTSCORE_MODEL"
 
