@@ -121,7 +121,7 @@ def prepare_instruments(scorers) -> bool:
     missing = missing_mechanisms(folder)
     if missing:
         print(f"The EPITOME instrument ({choice.name}) is not trained on this machine yet: training "
-              f"{', '.join(missing)} now, once, into {folder} (on 2 idle CPU cores about 10 minutes).", flush=True)
+              f"{', '.join(missing)} now, once, into {folder} (on 2 idle CPU cores about 10-12 minutes).", flush=True)
         ensure_instrument(SETTINGS.backbone, progress=True, directory=SETTINGS.directory)
     return bool(missing)
 
