@@ -139,6 +139,7 @@ def test_an_unknown_task_fails_before_lm_eval_indexes_its_tasks(own_cache, monke
     assert "unknown task(s) ed_empathi (did you mean ed_empathy?)" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 @pytest.mark.mirror
 def test_eval_prints_its_table_and_files_and_one_labelled_bar(mirror, toys, tmp_path, capsys):
     out = tmp_path / "run"
