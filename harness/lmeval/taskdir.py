@@ -78,6 +78,7 @@ def task_manager(names: Iterable[str], metadata: dict | None = None):
     from lm_eval.tasks import TaskManager
 
     names = list(names)
+    check_names(names)  # a name no index knows fails here, before lm-eval indexes its tasks
     builtin = needs_builtin(names)
     log.info("task index: %s", "built-in tasks and the harness's" if builtin else "the harness's tasks only")
     return TaskManager(include_path=str(tasks_dir()), include_defaults=builtin, metadata=metadata)

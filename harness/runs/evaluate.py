@@ -103,9 +103,8 @@ def run(request: EvalRequest) -> Path:
         for old, new in replaced.items():
             _say(f"{old} -> {new}: MMLU from its original release (same prompts and metric as lm-eval's {old})")
         _say(f"tasks: {', '.join(tasks)}")
-        taskdir.check_names(tasks)
         manager = taskdir.task_manager(tasks)
-        taskdir.check_names(tasks, manager.task_index)
+        _check_names(tasks, manager)
         model_args = _resolved_args(request)
         _say(f"model: {name} ({request.backend}{', ' + _args_text(model_args) if model_args else ''})")
         lm = build_lm(request.backend, model_args, request)
@@ -197,27 +196,27 @@ def _score_in_batches_of(lm, size: int) -> None:
 def _simple_evaluate(request, lm, model_args, tasks, manager, apply_template, cache, seeds) -> dict:
     from lm_eval import simple_evaluate
 
+    simple_evaluate = with_one_prompt_bar(simple_evaluate, len(_leaves(tasks, manager)))
     samples = _samples(request, tasks, manager) if request.task_limits else None
     try:
-        with one_prompt_bar(len(_leaves(tasks, manager))):
-            results = simple_evaluate(
-                model=lm,
-                model_args=model_args,
-                tasks=tasks,
-                task_manager=manager,
-                num_fewshot=request.num_fewshot,
-                limit=None if samples else request.limit,
-                samples=samples,
-                use_cache=str(cache) if cache else None,
-                log_samples=True,
-                system_instruction=request.system_instruction,
-                apply_chat_template=apply_template,
-                gen_kwargs=request.gen_kwargs,
-                random_seed=seeds["random"],
-                numpy_random_seed=seeds["numpy"],
-                torch_random_seed=seeds["torch"],
-                fewshot_random_seed=seeds["fewshot"],
-            )
+        results = simple_evaluate(
+            model=lm,
+            model_args=model_args,
+            tasks=tasks,
+            task_manager=manager,
+            num_fewshot=request.num_fewshot,
+            limit=None if samples else request.limit,
+            samples=samples,
+            use_cache=str(cache) if cache else None,
+            log_samples=True,
+            system_instruction=request.system_instruction,
+            apply_chat_template=apply_template,
+            gen_kwargs=request.gen_kwargs,
+            random_seed=seeds["random"],
+            numpy_random_seed=seeds["numpy"],
+            torch_random_seed=seeds["torch"],
+            fewshot_random_seed=seeds["fewshot"],
+        )
     except AssertionError as exc:
         if "--samples" in str(exc):
             raise HarnessError(f"a --limit TASK=N is larger than that task: {exc}") from None
@@ -225,6 +224,17 @@ def _simple_evaluate(request, lm, model_args, tasks, manager, apply_template, ca
     if results is None:  # not rank 0 of a distributed run: rank 0 writes the folder
         raise SystemExit(0)
     return results
+
+
+def with_one_prompt_bar(evaluate, tasks: int):
+    """`evaluate` (lm-eval's simple_evaluate) drawing one labelled progress bar over the
+    `tasks` while it builds their prompts."""
+
+    def evaluated(*args, **kwargs):
+        with one_prompt_bar(tasks):
+            return evaluate(*args, **kwargs)
+
+    return evaluated
 
 
 @contextmanager
@@ -279,6 +289,10 @@ def _samples(request: EvalRequest, tasks: list[str], manager) -> dict[str, list[
         if k is not None:
             samples[leaf] = list(range(k))
     return samples
+
+
+def _check_names(tasks: list[str], manager) -> None:
+    taskdir.check_names(tasks, manager.task_index)
 
 
 def _resolved_args(request: EvalRequest) -> dict:
