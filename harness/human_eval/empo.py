@@ -43,10 +43,12 @@ class Rating:
     """One answer: `value` of `dimension` given by `annotator` to `system`'s response to `sample`."""
 
     annotator: str
-    sample: int
+    sample: int | str  # EmPO: sample_index; studies made here: the ED example id
     system: str
     dimension: str
-    value: float
+    value: float | str  # a number, or "A" / "B" / "tie" in A/B designs
+    batch: str | None = None
+    time: str | None = None
 
 
 @dataclass(frozen=True)
