@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from harness.cli import instruments
 from harness.cpu import openmp_wait_policy
@@ -55,12 +56,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     openmp_wait_policy()
+    from harness.lmeval import taskdir
+
+    taskdir.check_names(t.strip() for t in args.tasks.split(",") if t.strip())  # a typo fails before torch loads
     from harness.runs.evaluate import request_from_cli, run as evaluate
 
     quiet_logs(args.verbose)
     instruments.apply(args)
-    evaluate(request_from_cli(args, sys.argv))
+    print(results_text(evaluate(request_from_cli(args, sys.argv))))
     return 0
+
+
+def results_text(folder: Path) -> str:
+    """lm-eval's results tables (as `lm_eval` prints them), then where the run's files are."""
+    import json
+
+    from lm_eval.utils import make_table
+
+    results = json.loads((folder / "results.json").read_text())
+    tables = [make_table(results)] + ([make_table(results, "groups")] if results.get("groups") else [])
+    files = [f"{folder}/manifest.json  what produced the run", f"{folder}/results.json  lm-eval's results"]
+    for task in sorted(p for p in (folder / "tasks").iterdir() if p.is_dir()):
+        names = sorted(p.name for p in task.iterdir() if p.is_file())
+        files.append(f"{task}/{{{','.join(names)}}}")
+    return "\n".join(tables) + "\nrun folder: " + str(folder) + "\n" + "\n".join("  " + f for f in files)
 
 
 def quiet_logs(verbose: bool) -> None:

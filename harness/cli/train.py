@@ -21,17 +21,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         p.add_argument("--seeds", nargs="+", type=int, help="train one run per seed (default: the recipe's seeds)")
         p.add_argument("--source", help="ED release tarball or folder (default: recipe, mirror, cache, download)")
 
-    sft = sub.add_parser("sft", help="supervised fine-tuning on whole dialogues, loss on listener turns only")
+    sft = sub.add_parser("sft", help="supervised fine-tuning on whole dialogues, loss on listener turns only",
+                         description="Supervised fine-tuning (trl SFTTrainer, a peft LoRA adapter) of the recipe's "
+                                     "base model on its ED training dialogues, each one chat conversation with the loss "
+                                     "on the listener turns only. Writes the adapter, training.json (with the "
+                                     "--model-args to evaluate it) and the loss curve; an interrupted run resumes.")
     common(sft)
     sft.set_defaults(func=run_sft)
 
-    dpo = sub.add_parser("dpo", help="DPO on opposite-emotion pairs, a fresh rejected draw every epoch")
+    dpo = sub.add_parser("dpo", help="DPO on opposite-emotion pairs, a fresh rejected draw every epoch",
+                         description="DPO (trl DPOTrainer) continuing an SFT adapter, on EmPO's pairs: chosen = the "
+                                     "dialogue's listener turn, rejected = one of a dialogue with the opposite emotion, "
+                                     "drawn afresh every epoch; the SFT model is the reference. Held-out reward "
+                                     "accuracy and margin are reported after every epoch.")
     common(dpo)
     dpo.add_argument("--from", dest="sft_dir", required=True, metavar="SFT_DIR",
                      help="the SFT output folder (with several seeds: the folder holding seed-N folders)")
     dpo.set_defaults(func=run_dpo)
 
-    merge = sub.add_parser("merge", help="write base + adapter as one checkpoint (e.g. for vLLM)")
+    merge = sub.add_parser("merge", help="write base + adapter as one checkpoint (e.g. for vLLM)",
+                           description="Write a training folder's base model with its LoRA adapter merged in as one "
+                                       "safetensors checkpoint (same logits as base + adapter).")
     merge.add_argument("folder", metavar="DIR", help="a training output folder")
     merge.add_argument("--output", help="where to write it (default DIR/merged)")
     merge.set_defaults(func=run_merge)

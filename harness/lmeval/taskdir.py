@@ -7,7 +7,10 @@ tasks) build the index of this folder alone (`include_defaults=False`).
 
 from __future__ import annotations
 
+import difflib
+import json
 import logging
+import os
 from pathlib import Path
 from typing import Iterable
 
@@ -78,6 +81,7 @@ def task_manager(names: Iterable[str], metadata: dict | None = None):
     from lm_eval.tasks import TaskManager
 
     names = list(names)
+    check_names(names)  # a name no index knows fails here, before lm-eval indexes its tasks
     builtin = needs_builtin(names)
     log.info("task index: %s", "built-in tasks and the harness's" if builtin else "the harness's tasks only")
     return TaskManager(include_path=str(tasks_dir()), include_defaults=builtin, metadata=metadata)
@@ -112,3 +116,58 @@ def leaf_tasks(name: str, index: dict) -> list[str]:
     from lm_eval.tasks._index import Kind
 
     return sorted(n for n in referenced_names(name, index) if n in index and index[n].kind in (Kind.TASK, Kind.PY_TASK))
+
+
+def check_names(names: Iterable[str], index: dict | None = None) -> None:
+    """Stop on a task name that neither our folder nor lm-eval knows, suggesting close names.
+
+    Without `index` (before the TaskManager is built) the check uses our folder's index and
+    the lm-eval names remembered from an earlier full index, so a typo fails in a second
+    instead of after lm-eval indexes its thousands of tasks; names it cannot settle pass on
+    to the check with the full index, which remembers lm-eval's names for next time."""
+    names = list(names)
+    own = own_index()
+    if index is None:
+        builtin = _remembered_builtin_names()
+        if builtin is None and any(n not in own for n in names):
+            return
+        known = set(own) | (builtin or set())
+    else:
+        _remember_builtin_names(set(index) - set(own))
+        known = set(own) | set(index)
+    unknown = [n for n in names if n not in known]
+    if not unknown:
+        return
+    hints = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.85)
+        hints.append(f"{name} (did you mean {' or '.join(close)}?)" if close else name)
+    ours = sorted(n for n in own if not n.startswith(("mmlu_offline_", "_")))
+    raise HarnessError(f"unknown task(s) {', '.join(hints)}; the harness's: {', '.join(ours)}; "
+                       "lm-eval's: see `lm_eval ls tasks`")
+
+
+def _builtin_names_file() -> Path:
+    import importlib.metadata
+
+    return config.cache_dir() / "derived" / "lm-eval-tasks" / f"lm_eval-{importlib.metadata.version('lm_eval')}.json"
+
+
+def _remembered_builtin_names() -> set[str] | None:
+    try:
+        return set(json.loads(_builtin_names_file().read_text()))
+    except (OSError, ValueError):
+        return None
+
+
+def _remember_builtin_names(names: set[str]) -> None:
+    if not names:  # an index of our folder alone says nothing about lm-eval's tasks
+        return
+    path = _builtin_names_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = path.with_name(f".{path.name}.{os.getpid()}")
+        staging.write_text(json.dumps(sorted(names)))
+        os.replace(staging, path)
+    except OSError as exc:  # a read-only cache only costs the fast check
+        log.info("cannot remember lm-eval's task names in %s: %s", path, exc)

@@ -16,6 +16,7 @@ import logging
 import platform
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -196,6 +197,7 @@ def _score_in_batches_of(lm, size: int) -> None:
 def _simple_evaluate(request, lm, model_args, tasks, manager, apply_template, cache, seeds) -> dict:
     from lm_eval import simple_evaluate
 
+    simple_evaluate = with_one_prompt_bar(simple_evaluate, len(_leaves(tasks, manager)))
     samples = _samples(request, tasks, manager) if request.task_limits else None
     try:
         results = simple_evaluate(
@@ -225,12 +227,56 @@ def _simple_evaluate(request, lm, model_args, tasks, manager, apply_template, ca
     return results
 
 
+def with_one_prompt_bar(evaluate, tasks: int):
+    """`evaluate` (lm-eval's simple_evaluate) drawing one labelled progress bar over the
+    `tasks` while it builds their prompts."""
+
+    def evaluated(*args, **kwargs):
+        with one_prompt_bar(tasks):
+            return evaluate(*args, **kwargs)
+
+    return evaluated
+
+
+@contextmanager
+def one_prompt_bar(tasks: int):
+    """lm-eval draws an unlabelled progress bar per task while it builds the prompts (57 for
+    MMLU's subjects); draw one labelled bar over the `tasks` instead, closed when the last
+    task's prompts are built (before the model's own bars start)."""
+    import lm_eval.api.task as lm_task
+    from tqdm import tqdm
+
+    bar = None
+
+    def one_task(iterable, total=None, **_):
+        nonlocal bar
+        if bar is None:  # made at the first task, not while lm-eval loads the tasks
+            bar = tqdm(desc="Building prompts", total=tasks, unit="task")
+        yield from iterable
+        bar.update()
+        if bar.n >= bar.total:
+            bar.close()
+
+    original = lm_task.tqdm
+    lm_task.tqdm = one_task
+    try:
+        yield
+    finally:
+        lm_task.tqdm = original
+        if bar is not None:
+            bar.close()
+
+
+def _leaves(tasks: list[str], manager) -> set[str]:
+    return {leaf for name in tasks for leaf in taskdir.leaf_tasks(name, manager.task_index)}
+
+
 def _samples(request: EvalRequest, tasks: list[str], manager) -> dict[str, list[int]]:
     """lm-eval's `samples` (doc indices per leaf task) for per-task limits: each task takes
     the limit of the most specific name given for it (a task, or a group holding it),
     else --limit N, else all its documents."""
     index = manager.task_index
-    run_leaves = {leaf for name in tasks for leaf in taskdir.leaf_tasks(name, index)}
+    run_leaves = _leaves(tasks, manager)
     named = {}
     for name, k in request.task_limits.items():
         leaves = set(taskdir.leaf_tasks(name, index)) & run_leaves
@@ -247,11 +293,7 @@ def _samples(request: EvalRequest, tasks: list[str], manager) -> dict[str, list[
 
 
 def _check_names(tasks: list[str], manager) -> None:
-    unknown = [t for t in tasks if t not in manager.task_index]
-    if unknown:
-        ours = sorted(n for n in taskdir.own_index() if not n.startswith(("mmlu_offline_", "_")))
-        raise HarnessError(f"unknown task(s) {', '.join(unknown)}; the harness's: {', '.join(ours)}; "
-                           "lm-eval's: see `lm_eval ls tasks`")
+    taskdir.check_names(tasks, manager.task_index)
 
 
 def _resolved_args(request: EvalRequest) -> dict:
