@@ -111,7 +111,7 @@ def run(request: EvalRequest) -> Path:
         identity = model_identity(request.backend, model_args, lm) if request.backend not in REFERENCES else None
         cache = None
         if identity is not None and request.use_cache:
-            cache = cache_path(identity) / response_cache_name(request)
+            cache = cache_path(identity) / "responses"
             _say(f"response cache: {cache}_rank0.db (this model identity's own)")
         seeds = _seeds(request.seed)
         results = _simple_evaluate(request, lm, model_args, tasks, manager, apply_template, cache, seeds)
@@ -131,17 +131,6 @@ def run(request: EvalRequest) -> Path:
         raise
     _say(f"run folder: {output}")
     return output
-
-
-def response_cache_name(request: EvalRequest) -> str:
-    """lm-eval's cache keys a response by prompt and generation arguments, not by seed: sampled
-    responses (--gen-kwargs do_sample=True) are kept per seed, so each seed samples afresh."""
-    from lm_eval.utils import simple_parse_args_string
-
-    kwargs = simple_parse_args_string(request.gen_kwargs) if request.gen_kwargs else {}
-    if str(kwargs.get("do_sample", "")).lower() == "true":
-        return f"responses-sampled-seed-{request.seed if request.seed is not None else 'default'}"
-    return "responses"
 
 
 def require_vllm() -> None:
