@@ -38,7 +38,7 @@ def run_build(args: argparse.Namespace) -> int:
     from harness.cpu import openmp_wait_policy
 
     openmp_wait_policy()
-    from harness.pairs.build import _counts_text, build_pairs, check_same_dialogues, load_candidates, say, write_pairs
+    from harness.pairs.build import build_pairs, check_same_dialogues, counts_text, load_candidates, say, write_pairs
     from harness.pairs.scorers import get_preference_scorer
 
     instruments.apply(args)
@@ -49,7 +49,7 @@ def run_build(args: argparse.Namespace) -> int:
         f"({'higher' if scorer.higher_is_better else 'lower'} is better, from {scorer.metric})")
     result = build_pairs(candidates, scorer, args.min_margin, args.ties, log=say)
     pairs, sidecar = write_pairs(args.output, result, candidates, scorer, args.min_margin, args.ties, sys.argv)
-    print(_counts_text(result.counts))
+    print(counts_text(result.counts))
     print(f"wrote {pairs} and {sidecar}; train with: empathy-harness train dpo --recipe R --pairs {pairs} "
           "(--from SFT_DIR | --from-base)")
     return 0

@@ -1,4 +1,4 @@
-"""`empathy-harness train`: SFT then DPO (EmPO's preference pairs or a pairs file, from SFT or from the base), and merged checkpoints."""
+"""`empathy-harness train`: SFT then DPO (EmPO's pairs or a pairs file; from SFT or from the base), merged checkpoints."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     common(sft)
     sft.set_defaults(func=run_sft)
 
-    dpo = sub.add_parser("dpo", help="DPO on opposite-emotion pairs (a fresh rejected draw every epoch) or a pairs file")
+    dpo = sub.add_parser("dpo", help="DPO on opposite-emotion pairs (a fresh rejected draw each epoch) or a pairs file")
     common(dpo)
     start = dpo.add_mutually_exclusive_group(required=True)
     start.add_argument("--from", dest="sft_dir", metavar="SFT_DIR",

@@ -1,1 +1,2 @@
-"""Preference data for DPO from any source: pair files (files), candidate scorers (scorers), pairs from scored candidates (build)."""
+"""Preference data for DPO from any source: pairs files (files), what ranks candidates (scorers),
+pairs from scored candidates (build)."""

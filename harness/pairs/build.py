@@ -121,7 +121,8 @@ def build_pairs(
             start = time.perf_counter()
             scores.append(scorer.score(items))
             if log:
-                log(f"scored {c.path} with {scorer.name}: {len(items)} responses in {time.perf_counter() - start:.1f} s")
+                seconds = time.perf_counter() - start
+                log(f"scored {c.path} with {scorer.name}: {len(items)} responses in {seconds:.1f} s")
     sign = 1.0 if scorer.higher_is_better else -1.0
     counts = {"dialogues": len(order), "pairs": 0, **{reason: 0 for reason in DROP_REASONS}}
     pairs = []
@@ -186,7 +187,7 @@ def write_pairs(output: str | Path, result: BuildResult, candidates: Sequence[Ca
 
     output = Path(output)
     if not result.pairs:
-        raise HarnessError(f"no pairs to write ({_counts_text(result.counts)}); lower --min-margin, use --ties first, "
+        raise HarnessError(f"no pairs to write ({counts_text(result.counts)}); lower --min-margin, use --ties first, "
                            "or add candidates")
     write_jsonl(output, result.pairs)
     sidecar = provenance_path(output)
@@ -208,9 +209,11 @@ def write_pairs(output: str | Path, result: BuildResult, candidates: Sequence[Ca
     return output, sidecar
 
 
-def _counts_text(counts: dict[str, int]) -> str:
+def counts_text(counts: dict[str, int]) -> str:
+    """"40 pairs from 96 dialogues; dropped: 30 all tied, ..." """
     dropped = ", ".join(f"{counts[r]} {r.replace('_', ' ')}" for r in DROP_REASONS if counts.get(r))
-    return f"{counts['pairs']} pairs from {counts['dialogues']} dialogues" + (f"; dropped: {dropped}" if dropped else "")
+    text = f"{counts['pairs']} pairs from {counts['dialogues']} dialogues"
+    return text + (f"; dropped: {dropped}" if dropped else "")
 
 
 def say(message: str) -> None:
