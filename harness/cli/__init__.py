@@ -13,7 +13,7 @@ import sys
 from harness import __version__
 from harness.errors import HarnessError
 
-COMMANDS = ["data", "eval", "score", "epitome", "compare", "leaderboard", "train", "demo", "human-eval"]
+COMMANDS = ["data", "eval", "score", "epitome", "compare", "leaderboard", "train", "preferences", "demo", "human-eval"]
 
 
 def build_parser() -> argparse.ArgumentParser:
