@@ -5,10 +5,12 @@ Only adapts lm-eval's documents and results; the work is in `harness.lmeval`.
 
 from lm_eval.api.task import ConfigurableTask
 
-from harness.lmeval import ed, mmlu, suite
+from harness.lmeval import ed, mmlu, qian, suite
 
 ed_dataset = ed.dataset
 mmlu_dataset = mmlu.dataset
+qian_dataset = qian.dataset
+QianTask = qian.QianTask  # Qian et al. (2023)'s prompting strategies (tasks/ed_qian_*.yaml)
 
 
 def doc_to_text(doc: dict) -> str:

@@ -16,7 +16,7 @@ import logging
 import platform
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from harness.embedded import DEFAULT_MODEL, resolve_model
 from harness.errors import HarnessError
 from harness.lmeval import taskdir
 from harness.runs import folder as run_folder
+from harness.runs import stages
 from harness.runs.hf_generation import use_shared_prefix_generation
 from harness.runs.hf_scoring import use_continuation_logits
 from harness.runs.identity import cache_path, identity_hash, model_identity, slug
@@ -114,6 +115,14 @@ def run(request: EvalRequest) -> Path:
             cache = cache_path(identity) / "responses"
             _say(f"response cache: {cache}_rank0.db (this model identity's own)")
         seeds = _seeds(request.seed)
+        staged = stages.first_stages(tasks, manager.task_index)
+        stage_record: dict = {}
+        if staged:
+            _say(f"first stages: {', '.join(staged)} (their texts go to {', '.join(sum(staged.values(), []))})")
+            first = replace(request, task_limits=stages.stage_limits(request.task_limits, staged))
+            first_results = _simple_evaluate(first, lm, model_args, list(staged), manager, apply_template, cache, seeds)
+            metadata, stage_record = stages.write(staging, staged, first_results)
+            manager = taskdir.task_manager(tasks, metadata=metadata)
         results = _simple_evaluate(request, lm, model_args, tasks, manager, apply_template, cache, seeds)
         _say("scoring and writing the run folder")
         run_folder.write_results(staging, results)
@@ -122,6 +131,7 @@ def run(request: EvalRequest) -> Path:
             units[unit] = run_folder.write_unit(staging, unit, leaves, results)
         manifest = _manifest(request, name, model_args, lm, identity, cache, tasks, replaced, results, units,
                              apply_template, seeds, started)
+        manifest.update(_prompting(results, stage_record))
         run_folder.write_json(staging / run_folder.MANIFEST, manifest)
         run_folder.publish(staging, output)
     except BaseException:
@@ -330,6 +340,24 @@ def _manifest(request, name, model_args, lm, identity, cache, tasks, replaced, r
         "started": started,
         "finished": _now(),
     }
+
+
+def _prompting(results: dict, stage_record: dict) -> dict:
+    """Qian-template tasks: the template's digest and the rendered prompts' digest per task,
+    their strategy settings as resolved (encoder, knowledge provider), and the first stages."""
+    from harness.lmeval.qian import prompt_digest
+
+    prompts = {}
+    for task, config in results.get("configs", {}).items():
+        meta = config.get("metadata") or {}
+        if meta.get("template") != "qian2023":
+            continue
+        prompts[task] = {"strategy": meta.get("strategy"), "template_sha256": meta.get("template_sha256"),
+                         "prompts_sha256": prompt_digest(results.get("samples", {}).get(task, [])),
+                         "num_fewshot": config.get("num_fewshot"),
+                         **{k: meta[k] for k in ("ssicl_encoder", "ssicl_index", "knowledge_label",
+                                                  "knowledge_provider_resolved") if k in meta}}
+    return {"prompts": prompts, "first_stages": stage_record} if prompts or stage_record else {}
 
 
 def versions() -> dict:
