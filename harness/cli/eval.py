@@ -43,6 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--system-instruction", help="lm-eval's system instruction, put before each task's prompt")
     parser.add_argument("--gen-kwargs", help="override generation arguments, e.g. max_gen_toks=64")
     parser.add_argument("--num-fewshot", type=int, help="override the tasks' few-shot counts (not the ED tasks')")
+    parser.add_argument("--metadata", help="JSON object passed to every task's metadata, as lm_eval's --metadata "
+                        "(e.g. '{\"encoder\": \"all-minilm-l6-v2\"}' for ed_qian_ssicl, comet_model for "
+                        "ed_qian_knowledge; docs/PROMPTING.md)")
     parser.add_argument("--mmlu-source", choices=("auto", "hub", "offline"), default="auto",
                         help="mmlu/empo from the Hub, or as mmlu_offline/empo_offline from the MMLU release "
                         "(auto: offline when downloads are off or the data mirror has MMLU)")

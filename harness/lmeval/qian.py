@@ -66,6 +66,7 @@ class QianTask(ConfigurableTask):
             raise HarnessError(f"{config.get('task')}: unknown prompting strategy {self.strategy!r} "
                                f"(metadata.strategy); known: {', '.join(STRATEGIES)}")
         config["description"] = ""
+        config["process_results"] = self.document_results  # also keeps lm-eval from looking metrics up by name
         if self.strategy == "twostage_stage1":
             config["metric_list"] = [dict(m) for m in EMOTION_METRICS]
         elif self.strategy == "knowledge_stage1":
@@ -114,7 +115,8 @@ class QianTask(ConfigurableTask):
         return [Instance(request_type="generate_until", doc=doc, arguments=(p, dict(self.config.generation_kwargs)),
                          idx=i, **kwargs) for i, p in enumerate(prompts)]
 
-    def process_results(self, doc, results):
+    def document_results(self, doc: dict, results: list[str]) -> dict:
+        """lm-eval's process_results: the metric values of one document."""
         if self.strategy == "twostage_stage1":
             return _emotion(results[0], doc["emotion"])
         if self.strategy == "knowledge_stage1":
@@ -197,7 +199,7 @@ class QianTask(ConfigurableTask):
         return self._neighbours
 
     def _source(self):
-        return (self.config.dataset_kwargs or {}).get("source")
+        return (self.config.dataset_kwargs or {}).get("source") or (self.config.metadata or {}).get("source")
 
 
 def _emotion(text: str, gold: str) -> dict:

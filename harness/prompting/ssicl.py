@@ -64,13 +64,17 @@ def context_text(turns: Sequence[str]) -> str:
 
 
 Encode = Callable[[list[str]], np.ndarray]
+# Encoders other than sentence-transformers models, by name (tests register toy ones).
+ENCODERS: dict[str, Callable[[], Encode]] = {}
 
 
 def sentence_encoder(name: str) -> Encode:
-    """The sentence-transformers model `name` (embedded name, hub id or folder) as a function
-    from texts to unit-length embeddings."""
+    """The encoder `name`: a registered one, else the sentence-transformers model `name`
+    (embedded name, hub id or folder) as a function from texts to unit-length embeddings."""
     from harness.embedded import minilm_path
 
+    if name in ENCODERS:
+        return ENCODERS[name]()
     location = str(minilm_path()) if name == OFFLINE_ENCODER else name
     if offline() and not Path(location).exists():
         raise HarnessError(f"SS-ICL encoder {name!r} is not available offline; use encoder=all-minilm-l6-v2 "

@@ -66,6 +66,7 @@ class EvalRequest:
     num_fewshot: int | None = None
     use_cache: bool = True
     mmlu_source: str = "auto"
+    metadata: dict = field(default_factory=dict)  # lm-eval task metadata for every task (lm_eval --metadata)
     command: list[str] | None = None
 
 
@@ -103,7 +104,7 @@ def run(request: EvalRequest) -> Path:
         for old, new in replaced.items():
             _say(f"{old} -> {new}: MMLU from its original release (same prompts and metric as lm-eval's {old})")
         _say(f"tasks: {', '.join(tasks)}")
-        manager = taskdir.task_manager(tasks)
+        manager = taskdir.task_manager(tasks, metadata=request.metadata or None)
         _check_names(tasks, manager)
         model_args = _resolved_args(request)
         _say(f"model: {name} ({request.backend}{', ' + _args_text(model_args) if model_args else ''})")
@@ -122,7 +123,7 @@ def run(request: EvalRequest) -> Path:
             first = replace(request, task_limits=stages.stage_limits(request.task_limits, staged))
             first_results = _simple_evaluate(first, lm, model_args, list(staged), manager, apply_template, cache, seeds)
             metadata, stage_record = stages.write(staging, staged, first_results)
-            manager = taskdir.task_manager(tasks, metadata=metadata)
+            manager = taskdir.task_manager(tasks, metadata={**request.metadata, **metadata})
         results = _simple_evaluate(request, lm, model_args, tasks, manager, apply_template, cache, seeds)
         _say("scoring and writing the run folder")
         run_folder.write_results(staging, results)
@@ -331,6 +332,7 @@ def _manifest(request, name, model_args, lm, identity, cache, tasks, replaced, r
                           "sha256": hashlib.sha256(template_text.encode()).hexdigest() if template_text else None},
         "generation_kwargs": {t: c.get("generation_kwargs") for t, c in configs.items() if c.get("generation_kwargs")},
         "gen_kwargs_override": request.gen_kwargs,
+        "task_metadata": request.metadata,
         "batch_size": getattr(lm, "batch_size", None) if request.backend == "hf" else request.batch_size,
         "likelihood_batch_size": getattr(lm, "likelihood_batch_size", None),
         "units": units,
@@ -422,8 +424,21 @@ def request_from_cli(args, argv: list[str] | None = None) -> EvalRequest:
     request.num_fewshot = args.num_fewshot
     request.use_cache = not args.no_cache
     request.mmlu_source = args.mmlu_source
+    request.metadata = _metadata(getattr(args, "metadata", None))
     request.command = list(argv) if argv else None
     return request
+
+
+def _metadata(text: str | None) -> dict:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise HarnessError(f"--metadata is not JSON ({exc.msg}); give an object such as '{{\"encoder\": \"auto\"}}'") from None
+    if not isinstance(value, dict):
+        raise HarnessError("--metadata must be a JSON object")
+    return value
 
 
 def _positive_int(value: str, option: str) -> int:
