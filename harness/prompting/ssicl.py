@@ -120,15 +120,16 @@ def load_or_build(encoder: str, split: str, ids: Sequence[str], contexts: Sequen
     if npy.exists() or record_path.exists():
         return _load(npy, record_path, ids)
     encode = encode or sentence_encoder(encoder)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     embeddings = encode([context_text(c) for c in contexts])
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     npy.parent.mkdir(parents=True, exist_ok=True)
     tmp = npy.with_name(f".{npy.name}.{os.getpid()}.npy")
     np.save(tmp, embeddings)
     record = {"format": FORMAT, "encoder": encoder, "split": split, "ed_sha256": ed_sha256, "n": len(ids),
               "dim": int(embeddings.shape[1]), "ids_sha256": ids_digest(ids), "embeddings_sha256": _sha(tmp),
-              "text": "context turns joined by a space (eq. 1)", "seconds": round(seconds, 1)}
+              "text": "context turns joined by a space (eq. 1)", "seconds": round(seconds, 1),
+              "cpu_seconds": round(cpu, 1), "load_1min": round(os.getloadavg()[0], 2)}
     tmp_record = record_path.with_name(f".{record_path.name}.{os.getpid()}")
     tmp_record.write_text(json.dumps(record, indent=2) + "\n")
     os.replace(tmp, npy)
