@@ -38,6 +38,7 @@ class Settings:
     correction: str = "holm"
     alpha: float = 0.05
     power: float = 0.8
+    extra_columns: tuple[str, ...] = ()  # leaderboard: metric keys shown after the empathy columns
 
 
 @dataclass

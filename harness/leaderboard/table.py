@@ -42,6 +42,9 @@ EMPATHY_COLUMNS = (
     ("trie_compression", "Trie compression"), ("trie_start_words", "Start words"), ("dist2", "Dist-2"),
     ("length_chars", "Length (chars)"),
 )
+# Labels of keys a leaderboard can add with --extra-columns (Qian et al.'s reporting; any key works)
+EXTRA_LABELS = {"dist1": "Dist-1", "bertscore_p": "BERTScore P", "bertscore_r": "BERTScore R", "bleu2": "BLEU-2",
+                "bleu4": "BLEU-4", "emotion_acc": "Emotion acc", "emotion_mapped": "Emotion mapped"}
 MMLU, OPENLLM = "mmlu", "openllm"
 
 
@@ -202,8 +205,10 @@ def _empathy_cells(table: Table, ed: str | None, s: Settings, log) -> None:
         return
     present = {k for row in table.rows for run in row.runs if ed in run.tasks
                for k in set(run.tasks[ed].values) | set(run.tasks[ed].summary)}
-    columns = [Column(k, label, "empathy", catalog.info(k).higher_is_better) for k, label in EMPATHY_COLUMNS if k in present]
-    missing = [label for k, label in EMPATHY_COLUMNS if k not in present]
+    wanted = EMPATHY_COLUMNS + tuple((k, EXTRA_LABELS.get(k, k)) for k in s.extra_columns
+                                     if k not in dict(EMPATHY_COLUMNS))
+    columns = [Column(k, label, "empathy", catalog.info(k).higher_is_better) for k, label in wanted if k in present]
+    missing = [label for k, label in wanted if k not in present]
     if missing:
         table.notes.append(f"not in any run, so not shown: {', '.join(missing)}")
     table.columns += columns
