@@ -23,7 +23,7 @@ import time
 
 from tests.benchmarks.common import write_report
 
-N_GENERATION = 32
+N_GENERATION = 16
 
 
 def index_rows() -> tuple[list[dict], object, object]:
@@ -62,7 +62,7 @@ def retrieval_row(train, test, k: int = 5) -> dict:
             "cpu seconds": round(cpu, 2), "load": load}
 
 
-def generation_row(task_name: str, n: int, batch_size: int = 64) -> dict:
+def generation_row(task_name: str, n: int, batch_size: int = 16) -> dict:
     import torch
     from lm_eval.api.registry import get_model
 
@@ -105,7 +105,7 @@ def main(quick: bool = False) -> None:
         "retrieval: cosine top-5 of every test dialogue over all training dialogues from the cached embeddings; "
         "target < 5 s",
         f"generation: SmolLM2-135M-Instruct float32 on CPU, the first {n} test dialogues, chat template, greedy, up to "
-        "200 new tokens, batch 64, shared-prefix generation (what `empathy-harness eval` uses); 5-shot exemplars "
+        "200 new tokens, batch 16, shared-prefix generation (what `empathy-harness eval` uses); 5-shot exemplars "
         "drawn with few-shot seed 1234",
         "load: 1-minute load average when the row started (the machine is shared with other jobs); cpu seconds: "
         "the process's CPU time (all its threads), which a shared machine inflates less than wall time",
