@@ -11,6 +11,7 @@ import random
 from dataclasses import dataclass
 from functools import lru_cache
 
+from harness import resources
 from harness.data import ed
 from harness.errors import HarnessError
 
@@ -30,7 +31,7 @@ class Pool:
 
 
 def training_pool(source: str | os.PathLike | None = None) -> Pool:
-    return _pool(str(ed.resources.resolve("ed", source)))
+    return _pool(str(resources.resolve("ed", source)))
 
 
 @lru_cache(maxsize=2)
