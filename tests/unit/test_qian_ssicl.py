@@ -105,3 +105,10 @@ def test_ssicl_task_uses_the_nearest_training_dialogues(make_release, tmp_path, 
     meta = task.config.metadata
     assert meta["ssicl_encoder"] == {"name": "toy-bow", "reason": "requested"}
     assert len(meta["ssicl_index"]["train_embeddings_sha256"]) == 64
+
+
+def test_packaged_minilm_encoder():
+    encode = ssicl.sentence_encoder("all-minilm-l6-v2")
+    train = encode(["I failed my exam today.", "My dog died last week.", "I won the lottery!"])
+    assert train.shape == (3, 384) and np.allclose(np.linalg.norm(train, axis=1), 1, atol=1e-5)
+    assert ssicl.nearest(train, encode(["My puppy passed away."]), 1).tolist() == [[1]]
