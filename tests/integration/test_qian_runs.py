@@ -63,6 +63,22 @@ def test_gold_variants_and_five_shot_need_one_stage(mirror, toys, tmp_path, monk
     assert all(s["arguments"][0][0].count("Instance ") == 5 for s in samples)
 
 
+def test_model_generated_knowledge_end_to_end(mirror, toys, tmp_path, monkeypatch):
+    monkeypatch.setenv("EMPATHY_HARNESS_CACHE", str(tmp_path / "cache"))
+    out = run(tiny_request(tmp_path, tasks=["ed_qian_knowledge_selfgen"], limit=2))
+    folder = out / "tasks" / "ed_qian_knowledge_selfgen"
+    stage1 = read_jsonl(folder / "stage1.jsonl")
+    assert [len(r["texts"]) for r in stage1] == [5, 5]  # one answer per relation
+    samples = read_jsonl(folder / "samples.jsonl")
+    for row, sample in zip(stage1, samples):
+        prompt = sample["arguments"][0][0]
+        assert "The following is the commonsense knowledge about Speaker in this dialogue:\nxIntent: " in prompt
+        assert f"xReact: {row['texts'][4].strip().splitlines()[0].strip() if row['texts'][4].strip() else ''}" in prompt
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["prompts"]["ed_qian_knowledge_selfgen"]["knowledge_label"] == "model-generated commonsense"
+    assert manifest["first_stages"]["ed_qian_knowledge_selfgen_stage1"]["n"] == 2
+
+
 @pytest.mark.parametrize("args, message", [
     (["--tasks", "ed_qian_0shot", "--metadata", '{"strategy": "nope"}'], "unknown prompting strategy 'nope'"),
     (["--tasks", "ed_qian_5shot", "--num-fewshot", "100000"], "100000 exemplars asked for"),
