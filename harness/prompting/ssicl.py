@@ -33,6 +33,7 @@ PAPER_ENCODER = "sentence-transformers/all-mpnet-base-v2"
 OFFLINE_ENCODER = "all-minilm-l6-v2"
 FORMAT = "empathy-harness-ssicl/1"
 BATCH = 64
+QUERY_CHUNK = 256
 
 
 @dataclass(frozen=True)
@@ -163,14 +164,15 @@ def nearest(train: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
         return np.zeros((len(queries), 0), dtype=np.int64)
     a = train / np.maximum(np.linalg.norm(train, axis=1, keepdims=True), 1e-12)
     b = queries / np.maximum(np.linalg.norm(queries, axis=1, keepdims=True), 1e-12)
-    sims = b @ a.T
-    k = min(k, sims.shape[1])
-    kth = -np.partition(-sims, k - 1, axis=1)[:, k - 1]  # each row's k-th highest similarity
-    out = np.empty((len(sims), k), dtype=np.int64)
-    for i in range(len(sims)):
-        tied_or_better = np.flatnonzero(sims[i] >= kth[i])  # ascending positions
-        order = np.argsort(-sims[i, tied_or_better], kind="stable")  # stable: ties keep position order
-        out[i] = tied_or_better[order[:k]]
+    k = min(k, len(a))
+    out = np.empty((len(b), k), dtype=np.int64)
+    for first in range(0, len(b), QUERY_CHUNK):  # a chunk's similarities stay small (256 x n floats)
+        sims = b[first:first + QUERY_CHUNK] @ a.T
+        kth = np.partition(sims, len(a) - k, axis=1)[:, len(a) - k]  # each row's k-th highest similarity
+        for row, (values, bound) in enumerate(zip(sims, kth)):
+            tied_or_better = np.flatnonzero(values >= bound)  # ascending positions
+            order = np.argsort(-values[tied_or_better], kind="stable")  # stable: ties keep position order
+            out[first + row] = tied_or_better[order[:k]]
     return out
 
 

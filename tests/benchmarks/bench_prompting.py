@@ -62,6 +62,23 @@ def retrieval_row(train, test, k: int = 5) -> dict:
             "cpu seconds": round(cpu, 2), "load": load}
 
 
+def retrieval_row_random(n_train: int = 17_802, n_test: int = 2_546, dim: int = 384, k: int = 5) -> dict:
+    """The same retrieval on random unit vectors of the index's shape (no encoder needed)."""
+    import numpy as np
+
+    from harness.prompting import ssicl
+
+    rng = np.random.default_rng(0)
+    train = rng.standard_normal((n_train, dim)).astype(np.float32)
+    test = rng.standard_normal((n_test, dim)).astype(np.float32)
+    load = round(os.getloadavg()[0], 2)
+    start, cpu = time.perf_counter(), time.process_time()
+    found = ssicl.nearest(train, test, k)
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return {"measure": f"SS-ICL retrieval, k={k}, random vectors {n_train}x{dim}", "items": len(found),
+            "seconds": round(seconds, 2), "cpu seconds": round(cpu, 2), "load": load}
+
+
 def generation_row(task_name: str, n: int, batch_size: int = 16) -> dict:
     import torch
     from lm_eval.api.registry import get_model
@@ -93,6 +110,7 @@ def generation_row(task_name: str, n: int, batch_size: int = 16) -> dict:
 def main(quick: bool = False) -> None:
     rows, train, test = index_rows()
     rows.append(retrieval_row(train, test))
+    rows.append(retrieval_row_random(n_train=len(train.ids), n_test=len(test.ids)))
     n = 8 if quick else N_GENERATION
     for task in ("ed_qian_0shot", "ed_qian_5shot"):
         rows.append(generation_row(task, n))
