@@ -106,6 +106,11 @@ COLUMNS: list[ColumnSpec] = [
 ]
 
 
+# Labels of keys a leaderboard can add with --extra-columns (Qian et al.'s reporting; any key works)
+EXTRA_LABELS = {"dist1": "Dist-1", "bertscore_p": "BERTScore P", "bertscore_r": "BERTScore R", "bleu2": "BLEU-2",
+                "bleu4": "BLEU-4", "emotion_acc": "Emotion acc", "emotion_mapped": "Emotion mapped"}
+
+
 def register_column(spec: ColumnSpec, *, after: str | None = None) -> None:
     """Add a column (after the column `after`, else at the end of its group)."""
     if any(c.key == spec.key for c in COLUMNS):
@@ -295,6 +300,7 @@ def _build_table(title: str, runs: list[Run], ed: str | None, reference: str | N
         if column is not None:
             table.columns.append(column)
     table.columns += sources["ed"].unregistered(table)
+    table.columns += sources["ed"].extra(table, s.extra_columns)
     for source in dict.fromkeys(_source_for(c.source, sources, ed) for c in table.columns):
         source.fill(table, [c for c in table.columns if _source_for(c.source, sources, ed) is source], ctx)
     comparisons = _comparisons(table)
@@ -429,6 +435,22 @@ class EdMetrics(Source):
                 continue
             glossary = info.description or f"declared by scorer {info.scorer}"
             out.append(Column(key, key, EMPATHY, info.higher_is_better, True, glossary, "ed"))
+        return out
+
+    def extra(self, table: Table, keys: tuple[str, ...]) -> list[Column]:
+        """Columns for ED keys asked for by name (`leaderboard --extra-columns`, e.g. Qian et
+        al.'s Dist-1, BERTScore P/R, BLEU-2/4, emotion accuracy), with their declared direction."""
+        if self.ed is None:
+            return []
+        shown = {c.key for c in table.columns}
+        present = {k for row in table.rows for t in self._tasks(row) for k in (*t.values, *t.summary)}
+        out = []
+        for key in keys:
+            if key in shown or key not in present:
+                continue
+            info = catalog.info(key)
+            out.append(Column(key, EXTRA_LABELS.get(key, key), EMPATHY, info.higher_is_better, True,
+                              info.description or "asked for with --extra-columns", "ed"))
         return out
 
     def fill(self, table: Table, columns: list[Column], ctx: Context) -> None:
