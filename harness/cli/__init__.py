@@ -13,7 +13,7 @@ import sys
 from harness import __version__
 from harness.errors import HarnessError
 
-COMMANDS = ["data", "eval", "score", "epitome", "compare", "leaderboard", "train", "demo"]
+COMMANDS = ["data", "eval", "score", "epitome", "compare", "leaderboard", "train", "demo", "meta_eval"]
 
 
 def build_parser() -> argparse.ArgumentParser:

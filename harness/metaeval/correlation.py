@@ -66,15 +66,16 @@ def _clean(x, y, groups, *more):
 
 
 def _indicator(groups: np.ndarray) -> np.ndarray:
-    m = np.zeros((len(groups), int(groups.max()) + 1))
+    m = np.zeros((len(groups), int(groups.max()) + 1 if len(groups) else 0))
     m[np.arange(len(groups)), groups] = 1.0
     return m
 
 
-def _resampled_tau(x: np.ndarray, y: np.ndarray, groups: np.ndarray, draws: np.ndarray) -> np.ndarray:
+def _resampled_tau(x: np.ndarray, y: np.ndarray, groups: np.ndarray, draws: np.ndarray,
+                   m: np.ndarray | None = None) -> np.ndarray:
     sx = np.sign(x[:, None] - x[None, :])
     sy = np.sign(y[:, None] - y[None, :])
-    m = _indicator(groups)
+    m = _indicator(groups) if m is None else m
     both = m.T @ (sx * sy) @ m
     tx = m.T @ np.abs(sx) @ m
     ty = m.T @ np.abs(sy) @ m
@@ -125,29 +126,67 @@ def _interval(values: np.ndarray) -> tuple[float, float]:
     return float(low), float(high)
 
 
+class _Memo:
+    """Per-variable work shared by the correlations of one set of points and draws (a metric's
+    ranks are computed once, not once per human dimension)."""
+
+    def __init__(self, draws: np.ndarray, dense: np.ndarray):
+        self.draws, self.dense, self.weights = draws, dense, draws[:, dense]
+        self.indicator = _indicator(dense)
+        self._ranks: dict[bytes, np.ndarray] = {}
+
+    def ranks(self, x: np.ndarray) -> np.ndarray:
+        key = x.tobytes()
+        if key not in self._ranks:
+            self._ranks[key] = _resampled_ranks(x, self.weights)
+        return self._ranks[key]
+
+
+class Bootstrap:
+    """Correlations over one set of points grouped by `groups`, all with the same draws."""
+
+    def __init__(self, groups, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED):
+        self.groups = np.asarray(groups)
+        self.resamples, self.seed = resamples, seed
+        self._memo: _Memo | None = None
+
+    def correlations(self, x, y, control=None) -> dict[str, Correlation]:
+        arrays = [np.asarray(a, dtype=float) for a in (x, y, *(() if control is None else (control,)))]
+        if all(np.isfinite(a).all() for a in arrays):
+            if self._memo is None:
+                _, dense = np.unique(self.groups, return_inverse=True)
+                self._memo = _Memo(group_draws(dense, self.resamples, self.seed), dense.astype(int))
+            return _correlations(arrays, self._memo, control is not None)
+        return correlations(x, y, self.groups, control=control, resamples=self.resamples, seed=self.seed)
+
+
 def correlations(x, y, groups, *, control=None, resamples: int = DEFAULT_RESAMPLES,
                  seed: int = DEFAULT_SEED) -> dict[str, Correlation]:
     """Kendall tau-b and Spearman rho of x and y (and partial Spearman given `control`), with
     95% bootstrap intervals over `groups`. Points where any input is missing are left out."""
     extra = () if control is None else (control,)
     arrays, dense = _clean(x, y, groups, *extra)
+    draws = group_draws(dense, resamples, seed) if len(dense) else np.zeros((resamples, 0))
+    return _correlations(arrays, _Memo(draws, dense), control is not None)
+
+
+def _correlations(arrays: list[np.ndarray], memo: _Memo, partial: bool) -> dict[str, Correlation]:
     x, y = arrays[0], arrays[1]
+    dense = memo.dense
     n, g = len(x), (int(dense.max()) + 1 if len(dense) else 0)
     out: dict[str, Correlation] = {}
     if n < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
         nan = Correlation(math.nan, math.nan, math.nan, n, g)
-        return {"kendall": nan, "spearman": nan, **({"spearman_partial": nan} if control is not None else {})}
-    draws = group_draws(dense, resamples, seed)
-    weights = draws[:, dense]
+        return {"kendall": nan, "spearman": nan, **({"spearman_partial": nan} if partial else {})}
     tau = stats.kendalltau(x, y).statistic
-    out["kendall"] = Correlation(float(tau), *_interval(_resampled_tau(x, y, dense, draws)), n, g)
-    rx, ry = _resampled_ranks(x, weights), _resampled_ranks(y, weights)
-    rho_boot = _weighted_corr(rx, ry, weights)
+    out["kendall"] = Correlation(float(tau), *_interval(_resampled_tau(x, y, dense, memo.draws, memo.indicator)), n, g)
+    rx, ry = memo.ranks(x), memo.ranks(y)
+    rho_boot = _weighted_corr(rx, ry, memo.weights)
     out["spearman"] = Correlation(float(stats.spearmanr(x, y).statistic), *_interval(rho_boot), n, g)
-    if control is not None:
+    if partial:
         z = arrays[2]
-        rz = _resampled_ranks(z, weights)
-        boot = partial_from(rho_boot, _weighted_corr(rx, rz, weights), _weighted_corr(ry, rz, weights))
+        rz = memo.ranks(z)
+        boot = partial_from(rho_boot, _weighted_corr(rx, rz, memo.weights), _weighted_corr(ry, rz, memo.weights))
         out["spearman_partial"] = Correlation(partial_spearman(x, y, z), *_interval(boot), n, g)
     return out
 

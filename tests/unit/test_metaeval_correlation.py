@@ -91,3 +91,14 @@ def test_system_level_exact_p_for_five_points():
     one_swap = system_correlation([1, 2, 3, 4, 5], [10, 20, 30, 50, 40])
     assert one_swap.spearman == pytest.approx(0.9)
     assert one_swap.p_spearman > 0.05  # 5 points: even rho 0.9 is not significant
+
+
+def test_shared_bootstrap_gives_the_same_numbers_as_the_one_off_function():
+    from harness.metaeval.correlation import Bootstrap
+
+    boot = Bootstrap(GROUPS, resamples=100, seed=5)
+    length = [3, 9, 8, 12, 4, 6, 5, 5, 11, 10, 7, 2]
+    shared = boot.correlations(METRIC, HUMAN, control=length)
+    alone = correlations(METRIC, HUMAN, GROUPS, control=length, resamples=100, seed=5)
+    assert shared == alone
+    assert boot.correlations(HUMAN, METRIC) == correlations(HUMAN, METRIC, GROUPS, resamples=100, seed=5)
