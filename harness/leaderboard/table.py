@@ -29,7 +29,7 @@ import numpy as np
 
 from harness import stats
 from harness.errors import HarnessError
-from harness.leaderboard import catalog, openllm
+from harness.leaderboard import catalog, judge, openllm
 from harness.leaderboard.comparison import Settings, corpus_inputs, instrument_difference
 from harness.leaderboard.runs import Run, TaskData
 
@@ -203,6 +203,9 @@ def _empathy_cells(table: Table, ed: str | None, s: Settings, log) -> None:
     present = {k for row in table.rows for run in row.runs if ed in run.tasks
                for k in set(run.tasks[ed].values) | set(run.tasks[ed].summary)}
     columns = [Column(k, label, "empathy", catalog.info(k).higher_is_better) for k, label in EMPATHY_COLUMNS if k in present]
+    judged = [run.tasks[ed].provenance.get("instruments", {}).get("judge") for row in table.rows for run in row.runs
+              if ed in run.tasks]
+    columns += [Column(k, label, "empathy", True) for k, label in judge.columns(present, [j for j in judged if j])]
     missing = [label for k, label in EMPATHY_COLUMNS if k not in present]
     if missing:
         table.notes.append(f"not in any run, so not shown: {', '.join(missing)}")

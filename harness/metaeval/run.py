@@ -338,6 +338,10 @@ def run(request: MetaEvalRequest) -> dict:
     from harness.metaeval.report import write_report
 
     write_report(request.output, report, scored, means)
+    if judge_scorer is not None:
+        from harness.leaderboard.judge import remember
+
+        remember(report)  # the leaderboard labels this judge's columns with its agreement
     return report
 
 
