@@ -185,6 +185,7 @@ class JudgeSettings:
     batch_size: int | None = None
     device: str | None = None
     chat_template: bool = True  # applied when the tokenizer has one
+    answers_dir: str | os.PathLike | None = None  # where answers are cached (default <cache>/judge)
 
 
 def parse_model_args(text: str) -> dict:
@@ -271,7 +272,8 @@ class Judge:
         from harness.config import cache_dir
 
         name = f"{prompt_sha256[:16]}-{rubric_sha256[:16]}.jsonl"
-        return AnswerCache(cache_dir() / "judge" / self.identity_sha256[:24] / name)
+        root = Path(self.settings.answers_dir) if self.settings.answers_dir else cache_dir() / "judge"
+        return AnswerCache(root / self.identity_sha256[:24] / name)
 
     def _render(self, message: str) -> str:
         lm = self.lm
