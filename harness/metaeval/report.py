@@ -101,10 +101,14 @@ def markdown(report: dict) -> str:
 
 
 def _gap_lines(report: dict, dims: list[str]) -> list[str]:
-    out = ["## Best metric per dimension against the ceiling (Spearman ρ)", "",
-           "| dimension | subset | best metric | ρ | annotators' ρ | gap |", "|---|---|---|---|---|---|"]
+    out = ["## Best metric per dimension against the annotators' agreement (Spearman ρ)", "",
+           "ρ: the metric against the mean of all annotators (the tables above). In the seat: the same metric on the "
+           "ceiling's own rows, against the mean of the *other* annotators, as if it were the left-out annotator; "
+           "that is the like-for-like comparison with the annotators' ρ, and the gap is annotators minus seat.", "",
+           "| dimension | subset | best metric | ρ | in the seat | annotators' ρ | gap |", "|---|---|---|---|---|---|---|"]
     for subset in report["subsets"]:
         rows = report["example_level"][subset]
+        seat = report.get("in_the_seat", {}).get(subset, {})
         for d in dims:
             scored = [(v[d]["spearman"]["value"], k) for k, v in rows.items()
                       if v[d]["spearman"]["value"] is not None and report["metrics"][k]["higher_is_better"] is not None]
@@ -112,8 +116,9 @@ def _gap_lines(report: dict, dims: list[str]) -> list[str]:
                 continue
             best, key = max(scored)
             top = report["ceiling"][subset][d]["spearman"]["value"]
-            gap = _f(top - best) if top is not None else "–"
-            out.append(f"| {LABELS.get(d, d)} | {subset} | {key} | {_f(best)} | {_f(top)} | {gap} |")
+            chair = seat.get(key, {}).get(d, {}).get("spearman")
+            gap = _f(top - chair) if top is not None and chair is not None else "–"
+            out.append(f"| {LABELS.get(d, d)} | {subset} | {key} | {_f(best)} | {_f(chair)} | {_f(top)} | {gap} |")
     return out + ["", "Only metrics with a direction compete (length and signed IVA are descriptive).", ""]
 
 

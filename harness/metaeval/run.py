@@ -202,23 +202,47 @@ def example_level(keys: list[str], scored: Scored, means: dict, responses: list[
     return out
 
 
+def _seat_rows(per_rating: dict, responses: list[tuple[int, str]], dim: str):
+    """(response, mean of the other annotators, the left-out annotator's rating) per rating."""
+    for key in responses:
+        values = [v for _, v in per_rating[key][dim]]
+        if len(values) < 2:
+            continue
+        for i, value in enumerate(values):
+            yield key, float(np.mean(values[:i] + values[i + 1:])), value
+
+
 def ceiling(per_rating: dict, responses: list[tuple[int, str]], resamples: int, seed: int) -> dict:
     """Each annotator's rating against the mean of the others on the same response."""
     out = {}
     for dim in DIMENSIONS:
-        xs, ys, groups = [], [], []
-        for key in responses:
-            ratings = per_rating[key][dim]
-            if len(ratings) < 2:
-                continue
-            values = [v for _, v in ratings]
-            for i, value in enumerate(values):
-                others = values[:i] + values[i + 1:]
-                xs.append(float(np.mean(others)))
-                ys.append(value)
-                groups.append(key[0])
-        result = correlations(xs, ys, np.array(groups), resamples=resamples, seed=seed)
+        rows = list(_seat_rows(per_rating, responses, dim))
+        result = correlations([r[1] for r in rows], [r[2] for r in rows], np.array([r[0][0] for r in rows]),
+                              resamples=resamples, seed=seed)
         out[dim] = {name: c.to_json() for name, c in result.items()}
+    return out
+
+
+def in_the_seat(keys: list[str], scored: Scored, per_rating: dict, responses: list[tuple[int, str]]) -> dict:
+    """Each metric on the ceiling's own rows: its value against the mean of the other annotators
+    (the left-out annotator replaced by the metric), point estimates; the like-for-like comparison
+    with the annotators' agreement."""
+    from scipy import stats
+
+    out: dict = {key: {} for key in keys}
+    for dim in DIMENSIONS:
+        rows = list(_seat_rows(per_rating, responses, dim))
+        others = np.array([r[1] for r in rows])
+        for key in keys:
+            sign = orientation(scored.outputs.get(key))
+            x = np.array([sign * _num(scored.values[r[0]].get(key)) for r in rows])
+            keep = np.isfinite(x)
+            if keep.sum() < 3 or np.ptp(x[keep]) == 0:
+                out[key][dim] = {"spearman": None, "kendall": None, "n": int(keep.sum())}
+                continue
+            out[key][dim] = {"spearman": round(float(stats.spearmanr(x[keep], others[keep]).statistic), 4),
+                             "kendall": round(float(stats.kendalltau(x[keep], others[keep]).statistic), 4),
+                             "n": int(keep.sum())}
     return out
 
 
@@ -327,6 +351,7 @@ def run(request: MetaEvalRequest) -> dict:
     for subset, responses in subsets.items():
         report["example_level"][subset] = example_level(keys, scored, means, responses, request.resamples, request.seed)
         report["ceiling"][subset] = ceiling(per_rating, responses, request.resamples, request.seed)
+        report.setdefault("in_the_seat", {})[subset] = in_the_seat(keys, scored, per_rating, responses)
         report.setdefault("subsets", {})[subset] = {"responses": len(responses), "what": SUBSETS[subset]}
     if judge_report is not None:
         report["judge"] = {"identity_sha256": scorer_identity(judge_scorer), **judge_report}
