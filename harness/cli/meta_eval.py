@@ -43,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     judge.add_argument("--judge-pairwise-prompt", metavar="FILE", help="pairwise template (default pairwise.txt)")
     judge.add_argument("--judge-batch-size", type=int, metavar="N", help="generation batch (default: eval's)")
     judge.add_argument("--judge-device", metavar="DEVICE", help="cpu, cuda, ... (default: cuda if available)")
+    judge.add_argument("--judge-answers", metavar="DIR", help="where the judge's answers are cached (default <cache>/judge)")
     instruments.add_options(parser)
     parser.set_defaults(func=run)
 
@@ -68,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
             require_vllm()
         settings = JudgeSettings(model=args.judge_model, model_args=args.judge_model_args, rubric=args.judge_rubric,
                                  prompt=args.judge_prompt, pairwise_prompt=args.judge_pairwise_prompt,
-                                 batch_size=args.judge_batch_size, device=args.judge_device)
+                                 batch_size=args.judge_batch_size, device=args.judge_device,
+                                 answers_dir=args.judge_answers)
     pairwise = None
     if args.judge_pairwise:
         parts = [p.strip() for p in args.judge_pairwise.split(",")]

@@ -129,7 +129,7 @@ def test_judge_scores_go_into_the_report_and_rescoring_generates_nothing(inputs,
     ratings, release = inputs
     args = ["meta-eval", str(ratings), "--ed", str(release), "--metrics", "length", "--resamples", "100",
             "--judge", "--judge-model-args", "pretrained=tiny-llama", "--judge-device", "cpu",
-            "--judge-batch-size", "8", "--judge-pairwise", "zephyr_base,SFT"]
+            "--judge-batch-size", "8", "--judge-pairwise", "zephyr_base,SFT", "--judge-answers", str(tmp_path / "ans")]
     assert main([*args, "--output", str(tmp_path / "a")]) == 0
     first = json.loads((tmp_path / "a" / "meta_eval.json").read_text())
     assert first["judge"]["generated"] == 30 * 4 and first["judge_pairwise"]["generated"] == 6 * 2 * 4

@@ -134,9 +134,8 @@ def test_pairwise_asks_both_orders_and_reports_flips(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_tiny_llama_judge_runs_through_lm_eval_and_caches(tmp_path, monkeypatch):
-    monkeypatch.setenv("EMPATHY_HARNESS_CACHE", str(tmp_path))
-    settings = JudgeSettings(model_args="pretrained=tiny-llama", batch_size=4, device="cpu")
+def test_tiny_llama_judge_runs_through_lm_eval_and_caches(tmp_path):
+    settings = JudgeSettings(model_args="pretrained=tiny-llama", batch_size=4, device="cpu", answers_dir=tmp_path)
     first = JudgeScorer(settings)
     scores = first.compute(ITEMS)
     assert first.judge.generated == 8
