@@ -43,6 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     judge.add_argument("--judge-pairwise-prompt", metavar="FILE", help="pairwise template (default pairwise.txt)")
     judge.add_argument("--judge-batch-size", type=int, metavar="N", help="generation batch (default: eval's)")
     judge.add_argument("--judge-device", metavar="DEVICE", help="cpu, cuda, ... (default: cuda if available)")
+    judge.add_argument("--judge-dialogues", type=int, metavar="N",
+                       help="the judge rates only the responses of the first N rated dialogues (CPU time; default all)")
     judge.add_argument("--judge-answers", metavar="DIR", help="where the judge's answers are cached (default <cache>/judge)")
     instruments.add_options(parser)
     parser.set_defaults(func=run)
@@ -71,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
                                  prompt=args.judge_prompt, pairwise_prompt=args.judge_pairwise_prompt,
                                  batch_size=args.judge_batch_size, device=args.judge_device,
                                  answers_dir=args.judge_answers)
+    if args.judge_dialogues is not None and args.judge_dialogues < 3:
+        raise HarnessError("--judge-dialogues must be at least 3")
     pairwise = None
     if args.judge_pairwise:
         parts = [p.strip() for p in args.judge_pairwise.split(",")]
@@ -80,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     request = MetaEvalRequest(
         ratings=Path(args.ratings) if args.ratings else None, output=Path(args.output), metrics=metrics,
         ed_source=Path(args.ed) if args.ed else None, allow_unmatched=args.allow_unmatched,
-        resamples=args.resamples, seed=args.seed, judge=settings, pairwise=pairwise,
+        resamples=args.resamples, seed=args.seed, judge=settings, pairwise=pairwise, judge_dialogues=args.judge_dialogues,
         command=_command())
     report = meta_eval(request)
     mapping = report["mapping"]

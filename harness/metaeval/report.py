@@ -150,6 +150,7 @@ def _judge_lines(report: dict) -> list[str]:
            f"rubric `{inst.get('rubric', {}).get('file')}` (sha256 `{inst.get('rubric', {}).get('sha256', '')[:16]}…`), "
            f"prompt `{inst.get('prompt', {}).get('file')}` (sha256 `{inst.get('prompt', {}).get('sha256', '')[:16]}…`); "
            f"greedy, at most {inst.get('generation', {}).get('max_gen_toks')} new tokens.",
+           f"Rated: the {j.get('responses')} responses of {j.get('dialogues')} dialogues; "
            f"{j['answers']} answers, {j['generated']} generated in this run ({j['seconds']} s; the rest from the cache).",
            "", "| statement | unparseable | by reason | examples |", "|---|---|---|---|"]
     for key, u in j["unparseable"].items():

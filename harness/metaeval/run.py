@@ -59,6 +59,7 @@ class MetaEvalRequest:
     seed: int = DEFAULT_SEED
     judge: object | None = None  # a JudgeSettings, when the judge is asked for
     pairwise: tuple[str, str] | None = None  # two systems for the A/B judge
+    judge_dialogues: int | None = None  # the judge rates the responses of the first N dialogues only
     command: list[str] | None = None
 
 
@@ -131,8 +132,18 @@ def score_suite(per_system: dict, metrics: Sequence[str], scored: Scored) -> Non
             scored.seconds[name] = round(scored.seconds.get(name, 0.0) + sec, 3)
 
 
+def judged_subset(per_system: dict, dialogues: int | None) -> dict:
+    """The responses of the first `dialogues` rated dialogues (by sample number), per system."""
+    if dialogues is None:
+        return per_system
+    samples = sorted({key[0] for rows in per_system.values() for key, _ in rows})[:dialogues]
+    keep = set(samples)
+    return {system: [row for row in rows if row[0][0] in keep] for system, rows in per_system.items()}
+
+
 def score_judge(per_system: dict, scorer, scored: Scored) -> dict:
-    """The judge over every response at once (one batched pass); returns its unparseable report."""
+    """The judge over every response at once (one batched pass); returns its unparseable report.
+    Responses outside `per_system` (a --judge-dialogues subset) have no judge value."""
     from harness.metrics.base import mean
 
     rows = [row for system_rows in per_system.values() for row in system_rows]
@@ -147,11 +158,14 @@ def score_judge(per_system: dict, scorer, scored: Scored) -> dict:
         summary = scored.system_summary.setdefault(system, {})
         for name in result.per_example:
             summary[name] = mean([scored.values[k][name] for k in keys])
+    for values in scored.values.values():
+        for name in result.per_example:
+            values.setdefault(name, None)
     for out in scorer.outputs:
         scored.outputs[out.name] = out
     scored.instruments["judge"] = scorer.instrument()
     scored.seconds["judge"] = round(seconds, 3)
-    return {"unparseable": scorer.unparseable_report(), "answers": len(rows) * len(scorer.rubric.items),
+    return {"responses": len(rows), "unparseable": scorer.unparseable_report(), "answers": len(rows) * len(scorer.rubric.items),
             "generated": scorer.judge.generated - generated_before, "seconds": round(seconds, 3)}
 
 
@@ -315,7 +329,8 @@ def run(request: MetaEvalRequest) -> dict:
     scored = Scored()
     # response length is the control: measured even when --metrics leaves it out
     score_suite(per_system, list(dict.fromkeys([*metrics, "length"])), scored)
-    judge_report = score_judge(per_system, judge_scorer, scored) if judge_scorer is not None else None
+    judged = judged_subset(per_system, request.judge_dialogues)
+    judge_report = score_judge(judged, judge_scorer, scored) if judge_scorer is not None else None
     means, per_rating = human_means(data)
     requested = _requested_outputs(scored, metrics, judge_scorer)
     keys = [k for k in example_keys(scored) if k in requested]
@@ -354,11 +369,12 @@ def run(request: MetaEvalRequest) -> dict:
         report.setdefault("in_the_seat", {})[subset] = in_the_seat(keys, scored, per_rating, responses)
         report.setdefault("subsets", {})[subset] = {"responses": len(responses), "what": SUBSETS[subset]}
     if judge_report is not None:
-        report["judge"] = {"identity_sha256": scorer_identity(judge_scorer), **judge_report}
+        report["judge"] = {"identity_sha256": scorer_identity(judge_scorer), "dialogues": request.judge_dialogues
+                           or len({k[0] for k in all_responses}), **judge_report}
     if request.pairwise is not None:
         if request.judge is None:
             raise HarnessError("--judge-pairwise needs --judge")
-        report["judge_pairwise"] = pairwise(request.judge, per_system, means, request.pairwise)
+        report["judge_pairwise"] = pairwise(request.judge, judged, means, request.pairwise)
     report["seconds"] = round(time.perf_counter() - started, 1)
     from harness.metaeval.report import write_report
 
