@@ -274,19 +274,16 @@ def system_level(keys: list[str], scored: Scored, means: dict, systems: list[str
     return out
 
 
-def pairwise(judge_settings, per_system: dict, means: dict, systems: tuple[str, str]) -> dict:
+def pairwise(judge_settings, per_system: dict, means: dict, systems: tuple[str, str], judge=None) -> dict:
     """The A/B judge on (first system, second system) for each dialogue: flip rate and agreement
     with the human preference (higher mean rating; ties left out) on each statement."""
     from harness.metrics.judge import PairwiseJudge
 
     first, second = systems
-    for s in systems:
-        if s not in per_system:
-            raise HarnessError(f"--judge-pairwise: no system {s!r} in the ratings; systems: {', '.join(per_system)}")
     a = {key[0]: (key, item) for key, item in per_system[first]}
     b = {key[0]: (key, item) for key, item in per_system[second]}
     samples = sorted(set(a) & set(b))
-    judge = PairwiseJudge(judge_settings)
+    judge = PairwiseJudge(judge_settings, judge)  # the pointwise judge's model, loaded once
     start = time.perf_counter()
     generated = judge.judge.generated
     result = judge.compare([(a[s][1].context, a[s][1].response, b[s][1].response) for s in samples])
@@ -322,10 +319,16 @@ def run(request: MetaEvalRequest) -> dict:
         judge_scorer = JudgeScorer(request.judge)  # reads rubric and prompt: their errors come before any scoring
     if not metrics and judge_scorer is None:
         raise HarnessError("nothing to evaluate: --metrics none and no --judge")
+    if request.pairwise is not None and request.judge is None:
+        raise HarnessError("--judge-pairwise needs --judge")
     examples = load_examples("test", request.ed_source)
     mapping = map_dialogues(rated_dialogues(data), examples)
     check_mapping(mapping, data.path, request.allow_unmatched)
     per_system = build_items(data, mapping)
+    unknown = [s for s in (request.pairwise or ()) if s not in per_system]
+    if unknown:
+        raise HarnessError(f"--judge-pairwise: no system {', '.join(map(repr, unknown))} in the ratings; "
+                           f"systems: {', '.join(per_system)}")
     scored = Scored()
     # response length is the control: measured even when --metrics leaves it out
     score_suite(per_system, list(dict.fromkeys([*metrics, "length"])), scored)
@@ -372,9 +375,7 @@ def run(request: MetaEvalRequest) -> dict:
         report["judge"] = {"identity_sha256": scorer_identity(judge_scorer), "dialogues": request.judge_dialogues
                            or len({k[0] for k in all_responses}), **judge_report}
     if request.pairwise is not None:
-        if request.judge is None:
-            raise HarnessError("--judge-pairwise needs --judge")
-        report["judge_pairwise"] = pairwise(request.judge, judged, means, request.pairwise)
+        report["judge_pairwise"] = pairwise(request.judge, judged, means, request.pairwise, judge_scorer.judge)
     report["seconds"] = round(time.perf_counter() - started, 1)
     from harness.metaeval.report import write_report
 
