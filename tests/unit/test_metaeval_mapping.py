@@ -83,3 +83,12 @@ def test_every_empo_dialogue_maps_to_one_ed_test_example():
     assert len(mapping.matched) == 135 and not mapping.unmatched
     assert not mapping.reference_differs and not mapping.emotion_differs
     assert len({e.id for e in mapping.matched.values()}) == 135
+
+
+def test_the_kits_tidy_ratings_are_refused_with_a_reason(tmp_path):
+    from harness.metaeval.run import read_ratings
+
+    tidy = tmp_path / "ratings.csv"
+    tidy.write_text("annotator,batch,sample,system,dimension,value,time\na1,1,0,SFT,emotion_understanding,50,3.2\n")
+    with pytest.raises(HarnessError, match="ratings.csv: a tidy ratings file .* holds no responses"):
+        read_ratings(tidy)
