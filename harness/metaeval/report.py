@@ -175,31 +175,36 @@ def _pairwise_lines(p: dict) -> list[str]:
 
 
 def figure(report: dict, path: Path) -> None:
+    """Heatmaps of Spearman rho, metric x dimension, ceiling on top: every response | model responses only."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
-    rows = report["example_level"]["all"]
     dims = list(next(iter(report["ceiling"].values())))
-    names = ["annotators (ceiling)"] + [_name(k, report["metrics"]) for k in rows]
-    matrix = [[report["ceiling"]["all"][d]["spearman"]["value"] for d in dims]]
-    matrix += [[rows[k][d]["spearman"]["value"] for d in dims] for k in rows]
-    data = np.array([[np.nan if v is None else v for v in row] for row in matrix], dtype=float)
-    fig, ax = plt.subplots(figsize=(1.3 * len(dims) + 4, 0.32 * len(names) + 1.6))
-    image = ax.imshow(data, cmap="RdBu", vmin=-0.6, vmax=0.6, aspect="auto")
-    ax.set_xticks(range(len(dims)), [LABELS.get(d, d) for d in dims], rotation=30, ha="right")
-    ax.set_yticks(range(len(names)), names, fontsize=8)
-    for i in range(data.shape[0]):
-        for j in range(data.shape[1]):
-            if np.isfinite(data[i, j]):
-                ax.text(j, i, f"{data[i, j]:.2f}", ha="center", va="center", fontsize=7)
-    ax.axhline(0.5, color="black", linewidth=1)
-    fig.colorbar(image, ax=ax, label="Spearman ρ (lower-is-better metrics negated)")
-    ax.set_title(f"Agreement with the mean human rating ({report['subsets']['all']['responses']} responses)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    subsets = list(report["subsets"])
+    keys = list(report["example_level"][subsets[0]])
+    names = ["annotators (ceiling)"] + [_name(k, report["metrics"]) for k in keys]
+    fig, axes = plt.subplots(1, len(subsets), figsize=(1.05 * len(dims) * len(subsets) + 5, 0.3 * len(names) + 2),
+                             sharey=True, squeeze=False)
+    for ax, subset in zip(axes[0], subsets):
+        rows = report["example_level"][subset]
+        matrix = [[report["ceiling"][subset][d]["spearman"]["value"] for d in dims]]
+        matrix += [[rows[k][d]["spearman"]["value"] for d in dims] for k in keys]
+        data = np.array([[np.nan if v is None else v for v in row] for row in matrix], dtype=float)
+        image = ax.imshow(data, cmap="RdBu", vmin=-0.6, vmax=0.6, aspect="auto")
+        ax.set_xticks(range(len(dims)), [LABELS.get(d, d) for d in dims], rotation=35, ha="right", fontsize=8)
+        ax.set_yticks(range(len(names)), names, fontsize=7)
+        for i in range(data.shape[0]):
+            for j in range(data.shape[1]):
+                if np.isfinite(data[i, j]):
+                    ax.text(j, i, f"{data[i, j]:.2f}", ha="center", va="center", fontsize=6)
+        ax.axhline(0.5, color="black", linewidth=1)
+        ax.set_title(f"{report['subsets'][subset]['what']} (n = {report['subsets'][subset]['responses']})", fontsize=9)
+    fig.colorbar(image, ax=axes[0].tolist(), label="Spearman ρ with the mean human rating (↓ metrics negated)",
+                 shrink=0.8)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
 
