@@ -156,3 +156,15 @@ def test_a_judge_that_cannot_load_is_one_line(tmp_path, monkeypatch):
     with pytest.raises(HarnessError, match="could not be loaded") as info:
         scorer.compute(ITEMS)
     assert "\n" not in str(info.value) and "no-such-model" in str(info.value)
+
+
+def test_a_likert_rubric_file_gives_its_own_keys_and_scale(tmp_path):
+    from harness.metrics.judge import PROMPTS_DIR
+
+    lm = FakeLM(lambda prompt: "4" if "from 1 (not at all) to 5 (completely)" in prompt else "9")
+    settings = JudgeSettings(model_args="pretrained=some/judge", rubric=PROMPTS_DIR / "likert_empathy.yaml",
+                             answers_dir=tmp_path)
+    scorer = JudgeScorer(settings, Judge(settings, load_lm=lambda: lm))
+    assert [o.name for o in scorer.outputs] == ["judge_empathy", "judge_unparseable_empathy"]
+    assert scorer.compute(ITEMS).per_example == {"judge_empathy": [4.0, 4.0]}
+    assert scorer.instrument()["rubric"]["scale"] == [1, 5]
