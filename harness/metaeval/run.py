@@ -19,7 +19,6 @@ IVA) keep their raw sign.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections import defaultdict
