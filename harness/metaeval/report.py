@@ -231,14 +231,32 @@ def write_report(output: Path, report: dict, scored, means: dict) -> Path:
 
 
 def _finite(value):
-    """JSON has no NaN: undefined numbers are written as null."""
+    """JSON has no NaN: undefined numbers are written as null; absolute paths become portable."""
     if isinstance(value, dict):
         return {k if isinstance(k, str) else str(k): _finite(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_finite(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return None
+    if isinstance(value, str) and value.startswith("/"):
+        return portable_path(value)
     return value
+
+
+def portable_path(text: str) -> str:
+    """`<mirror>/...` or `<cache>/...` for files there, else the file's name: a committed report
+    carries no path of the machine that made it."""
+    from harness.config import cache_dir, mirror_dir
+
+    path = Path(text)
+    for label, root in (("<mirror>", mirror_dir()), ("<cache>", cache_dir())):
+        if root is None:
+            continue
+        try:
+            return f"{label}/{path.resolve().relative_to(Path(root).resolve()).as_posix()}"
+        except (ValueError, OSError):
+            continue
+    return path.name
 
 
 def _jsonable(value):

@@ -145,3 +145,14 @@ def test_judge_scores_go_into_the_report_and_rescoring_generates_nothing(inputs,
     assert second["judge"]["generated"] == 0 and second["judge_pairwise"]["generated"] == 0
     assert second["example_level"] == first["example_level"]
     assert np.isfinite(second["judge_pairwise"]["per_statement"]["emotion_understanding"]["pairs"])
+
+
+def test_report_paths_are_portable(tmp_path, monkeypatch):
+    from harness.metaeval.report import _finite
+
+    monkeypatch.setenv("EMPATHY_HARNESS_MIRROR", str(tmp_path / "mirror"))
+    monkeypatch.setenv("EMPATHY_HARNESS_CACHE", str(tmp_path / "cache"))
+    data = {"a": str(tmp_path / "mirror" / "nrc" / "x.txt"), "b": [str(tmp_path / "cache" / "epitome" / "ER")],
+            "c": "/elsewhere/model.bin", "d": "plain", "e": float("nan")}
+    assert _finite(data) == {"a": "<mirror>/nrc/x.txt", "b": ["<cache>/epitome/ER"], "c": "model.bin", "d": "plain",
+                             "e": None}
