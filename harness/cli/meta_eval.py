@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Map the rated responses to ED test examples, score them with the metric suite (and a judge), and "
             "write DIR/{README.md,meta_eval.json,agreement.png,scores.jsonl}: Kendall tau-b and Spearman rho "
-            "against the mean human rating with 95%% bootstrap intervals over dialogues, partial rho given "
+            "against the mean human rating with 95% bootstrap intervals over dialogues, partial rho given "
             "response length, system-level rho, and the annotators' own agreement (the ceiling)."
         ),
     )
