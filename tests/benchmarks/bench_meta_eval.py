@@ -7,13 +7,16 @@
 - The judge (SmolLM2-135M-Instruct, HF backend, greedy, at most 8 new tokens) rating the
   first N rated responses on EmPO's four statements, into a fresh answer cache; then the
   same again, all from the cache (nothing generated).
-Each part runs in a fresh process. Wall time is inflated by other load on a shared machine;
+The whole-suite run is also the committed report: its folder is copied to
+reports/meta-eval/empo/ (README.md, meta_eval.json, agreement.png), the same as
+`empathy-harness meta-eval --output reports/meta-eval/empo`. Each part runs in a fresh process. Wall time is inflated by other load on a shared machine;
 CPU seconds are reported beside it. Needs the offline data mirror. `--quick`: N = 16.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -22,14 +25,21 @@ from tests.benchmarks.bench_epitome import isolated, peak_mib
 from tests.benchmarks.common import write_report
 
 JUDGE_RESPONSES = 64
+REPORT = Path(__file__).resolve().parents[2] / "reports" / "meta-eval" / "empo"
+REPORT_FILES = ("README.md", "meta_eval.json", "agreement.png")  # scores.jsonl (per response) stays out of git
 
 
 def full_suite(output: str) -> dict:
     from harness.metaeval.run import MetaEvalRequest, run
 
     wall, cpu = time.perf_counter(), time.process_time()
-    report = run(MetaEvalRequest(ratings=None, output=Path(output)))
-    return {"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu, "peak_mib": peak_mib(),
+    command = ["empathy-harness", "meta-eval", "--output", "reports/meta-eval/empo"]
+    report = run(MetaEvalRequest(ratings=None, output=Path(output), command=command))
+    seconds, cpu_seconds = time.perf_counter() - wall, time.process_time() - cpu
+    REPORT.mkdir(parents=True, exist_ok=True)
+    for name in REPORT_FILES:
+        shutil.copy2(Path(output) / name, REPORT / name)
+    return {"wall_s": seconds, "cpu_s": cpu_seconds, "peak_mib": peak_mib(),
             "responses": report["responses_scored"], "scorer_seconds": report["scorer_seconds"],
             "load": os.getloadavg()[0]}
 
