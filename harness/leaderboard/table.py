@@ -31,14 +31,14 @@ import json
 import math
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
 
 from harness import stats
 from harness.errors import HarnessError
-from harness.leaderboard import catalog, openllm
+from harness.leaderboard import catalog, judge, openllm
 from harness.leaderboard.comparison import (Settings, _differing_fields, corpus_decomposition, corpus_inputs,
                                             instrument_difference, recomputed_randomization, recorded_seconds)
 from harness.leaderboard.runs import Run, TaskData
@@ -301,6 +301,7 @@ def _build_table(title: str, runs: list[Run], ed: str | None, reference: str | N
             table.columns.append(column)
     table.columns += sources["ed"].unregistered(table)
     table.columns += sources["ed"].extra(table, s.extra_columns)
+    _label_judge_columns(table)
     for source in dict.fromkeys(_source_for(c.source, sources, ed) for c in table.columns):
         source.fill(table, [c for c in table.columns if _source_for(c.source, sources, ed) is source], ctx)
     comparisons = _comparisons(table)
@@ -327,6 +328,18 @@ def _build_table(title: str, runs: list[Run], ed: str | None, reference: str | N
         if ed is not None and ed not in run.tasks:
             notes.append(f"{run.label}: no task {ed or 'scores'}, so its empathy columns are blank")
     return table
+
+
+def _label_judge_columns(table: Table) -> None:
+    """An LLM judge's columns carry their validation in the label: the agreement with people of
+    the last meta-eval of that judge (harness/leaderboard/judge.py), or "not validated"."""
+    if table.ed is None:
+        return
+    tasks = [run.tasks[table.ed] for row in table.rows for run in row.runs if table.ed in run.tasks]
+    instruments = [j for t in tasks if (j := t.provenance.get("instruments", {}).get("judge"))]
+    for k, column in enumerate(table.columns):
+        if column.key.startswith(judge.PREFIX) and not column.key.startswith(judge.PREFIX + "unparseable"):
+            table.columns[k] = replace(column, label=judge.column_label(column.key, instruments))
 
 
 def _source_for(name: str, sources: dict, ed: str | None):
