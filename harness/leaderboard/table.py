@@ -333,9 +333,9 @@ def _build_table(title: str, runs: list[Run], ed: str | None, reference: str | N
 def _label_judge_columns(table: Table) -> None:
     """An LLM judge's columns carry their validation in the label: the agreement with people of
     the last meta-eval of that judge (harness/leaderboard/judge.py), or "not validated"."""
-    if table.ed is None:
+    if table.task is None:
         return
-    tasks = [run.tasks[table.ed] for row in table.rows for run in row.runs if table.ed in run.tasks]
+    tasks = [run.tasks[table.task] for row in table.rows for run in row.runs if table.task in run.tasks]
     instruments = [j for t in tasks if (j := t.provenance.get("instruments", {}).get("judge"))]
     for k, column in enumerate(table.columns):
         if column.key.startswith(judge.PREFIX) and not column.key.startswith(judge.PREFIX + "unparseable"):
