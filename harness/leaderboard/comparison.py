@@ -426,6 +426,10 @@ def _plan_corpus(scorer_name: str, group: list[MetricComparison], ta: TaskData, 
             _corpus_results(group, results, whole, scorer_name)
 
         return _Job("corpus", group, run_decomposed, tested)
+    if tested == 0:  # descriptive only (nidf_sd): not worth recomputing the metric for an interval
+        for m in group:
+            m.test, m.method = "descriptive", "descriptive (no better direction): not tested"
+        return None
     inputs_a, inputs_b = corpus_inputs(scorer, ta, ids, keys), corpus_inputs(scorer, tb, ids, keys)
     if inputs_a is None or inputs_b is None:
         for m in group:

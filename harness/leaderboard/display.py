@@ -88,9 +88,16 @@ def value_with_interval(value: float, ci: tuple[float, float] | None) -> tuple[s
 
 
 def fmt_p(p) -> str:
+    """Two significant figures, cut (not rounded) so that a p just under a mark's threshold
+    is not shown at it (0.00099990 -> 0.00099, not 0.001 beside ***)."""
     if p is None or (isinstance(p, float) and math.isnan(p)):
         return ""
-    return f"{p:.2g}" if p >= 1e-4 else f"{p:.1e}"
+    if p <= 0 or p >= 1:
+        return fmt(p)
+    exponent = math.floor(math.log10(p))
+    digits = math.floor(p / 10 ** (exponent - 1) + 1e-9)
+    value = digits * 10.0 ** (exponent - 1)
+    return f"{value:.{max(0, 1 - exponent)}f}" if p >= 1e-4 else f"{digits / 10:.1f}e{exponent:03d}"
 
 
 def mark(p_adj) -> str:

@@ -59,6 +59,11 @@ def _run(args: list[str], log: Path) -> tuple[float, float, str]:
 
 
 def main(quick: bool = False) -> None:
+    # every module now: a run waiting in a queue must not mix code edited meanwhile
+    import harness.cli.compare  # noqa: F401
+    import harness.leaderboard.write  # noqa: F401
+    import harness.scoring  # noqa: F401
+
     n = int(os.environ.get("BENCH_COMPARE_N", 300 if quick else N))
     rows, notes = [], []
     load = [round(x, 2) for x in os.getloadavg()]
@@ -83,10 +88,12 @@ def main(quick: bool = False) -> None:
         if not any(k.endswith("emp_f1") for k in metrics):
             notes.append("no EPITOME instrument in the cache: Emp-F1 / DIFF-EPITOME were not scored")
         (REPORTS_EXAMPLE).write_text(_example(tmp / "c.md"))
+        _report(rows, notes, load)
 
         wall, cpu, _ = _run(["score", *map(str, files.values()), "--output", str(tmp / "scored")], tmp / "score.log")
         rows.append({"what": f"scoring the 5 {n}-example files (`empathy-harness score`), per file",
                      "wall s": wall / len(files), "CPU s": cpu / len(files)})
+        _report(rows, notes, load)
         scored = [f"{name}={tmp / 'scored' / path.stem}" for name, path in files.items()]
         wall, cpu, _ = _run(["leaderboard", *scored, "--reference", "human", "--output", str(tmp / "lb" / "lb.md")],
                             tmp / "lb.log")
@@ -96,12 +103,17 @@ def main(quick: bool = False) -> None:
         untested = sorted({c for r in table["rows"] for c, cell in r["cells"].items() if cell["test"] == "untested"})
         if untested:
             notes.append(f"untested in the leaderboard (the reason is in its table): {', '.join(untested)}")
-    notes.append("systems: ED test references (human) and the references shifted by 1, 2, 3, 5 dialogues; run in "
-                 "one process (the machine's scheduler admits one heavy process at a time), so no interpreter start; "
-                 "the EPITOME reference levels are classified during the first file's scoring and reused")
-    notes.append(f"CPU load (1, 5, 15 min) before: {load}; wall seconds on a shared machine are upper bounds of an "
-                 f"idle one's (CPU s: this process's CPU time, all threads)")
-    notes.append(f"{machine()['cpus']} CPUs; torch threads: {os.environ.get('OMP_NUM_THREADS', 'default')}")
+    _report(rows, notes, load)
+
+
+def _report(rows: list[dict], notes: list[str], load: list[float]) -> None:
+    notes = notes + [
+        "systems: ED test references (human) and the references shifted by 1, 2, 3, 5 dialogues; run in one process "
+        "(the machine's scheduler admits few heavy processes at a time), so no interpreter start; the EPITOME "
+        "reference levels are classified during the first file's scoring and reused",
+        f"CPU load (1, 5, 15 min) before: {load}; wall seconds on a shared machine are upper bounds of an idle one's "
+        "(CPU s: this process's CPU time, all threads)",
+        f"{machine()['cpus']} CPUs; torch threads: {os.environ.get('OMP_NUM_THREADS', 'default')}"]
     write_report("compare", ["what", "wall s", "CPU s", "tests", "resamples"], rows, notes,
                  reproduce="EMPATHY_HARNESS_MIRROR=<mirror> EMPATHY_HARNESS_CACHE=<cache> python -m tests.benchmarks compare")
 

@@ -194,6 +194,9 @@ def test_values_are_rounded_to_what_their_interval_supports():
     assert display.value_with_interval(0.0, (0.0, 0.0)) == ("0", "[0, 0]")
     assert display.value_with_interval(0.26181, None) == ("0.2618", "")
     assert display.fmt(22331.0) == "22331"
+    # p is cut, not rounded, to two figures: never shown at a threshold it is under
+    assert display.fmt_p(10 / 10_001) == "0.00099" and display.mark(10 / 10_001) == "***"
+    assert display.fmt_p(0.049999) == "0.049" and display.fmt_p(0.37) == "0.37" and display.fmt_p(1.0) == "1"
     # a near-zero-width interval does not make a value of 9 decimals
     assert display.value_with_interval(0.999999996, (0.99999997, 1.0)) == ("1.000", "[1.000, 1.000]")
 
