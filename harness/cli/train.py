@@ -1,4 +1,4 @@
-"""`empathy-harness train`: SFT then DPO with EmPO's preference pairs, and merged checkpoints."""
+"""`empathy-harness train`: SFT, then DPO with EmPO's preference pairs or RL with EmpRL's empathy reward, and merged checkpoints."""
 
 from __future__ import annotations
 
@@ -30,6 +30,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     dpo.add_argument("--from", dest="sft_dir", required=True, metavar="SFT_DIR",
                      help="the SFT output folder (with several seeds: the folder holding seed-N folders)")
     dpo.set_defaults(func=run_dpo)
+
+    rl = sub.add_parser("rl", help="RL (trl's RLOO) with EmpRL's empathy reward, continuing the SFT adapter")
+    common(rl)
+    rl.add_argument("--from", dest="sft_dir", required=True, metavar="SFT_DIR",
+                    help="the SFT output folder (with several seeds: the folder holding seed-N folders)")
+    rl.set_defaults(func=run_rl)
 
     merge = sub.add_parser("merge", help="write base + adapter as one checkpoint (e.g. for vLLM)")
     merge.add_argument("folder", metavar="DIR", help="a training output folder")
@@ -70,6 +76,21 @@ def run_dpo(args: argparse.Namespace) -> int:
     for (recipe, seed, output, _), sft_dir in zip(runs, sft_dirs):
         print(f"DPO {recipe.name} seed {seed} from {sft_dir} -> {output}")
         train_dpo(recipe, sft_dir, output, seed)
+    return 0
+
+
+def run_rl(args: argparse.Namespace) -> int:
+    from harness.train.dpo import sft_adapter
+    from harness.train.rl import sft_folder, train_rl
+
+    runs = list(_runs(args, "rl"))
+    sft_dirs = [sft_adapter(Path(args.sft_dir), seed, several) for _, seed, _, several in runs]
+    for (recipe, seed, _, _), sft_dir in zip(runs, sft_dirs):  # every input is checked before the first run
+        recipe.rl_config("unused", seed, check_only=True)
+        sft_folder(sft_dir)
+    for (recipe, seed, output, _), sft_dir in zip(runs, sft_dirs):
+        print(f"RL {recipe.name} seed {seed} from {sft_dir} -> {output}")
+        train_rl(recipe, sft_dir, output, seed)
     return 0
 
 

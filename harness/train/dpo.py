@@ -83,15 +83,14 @@ def sft_adapter(sft_dir: Path, seed: int, several_seeds: bool) -> Path:
     return Path(sft_dir)
 
 
-def build_trainer(recipe: Recipe, sft_dir: Path, seed: int, checkpoints: Path, callbacks: Sequence = ()):
-    """trl's DPOTrainer continuing the SFT adapter, with per-epoch pairs. Returns
-    (trainer, builder, heldout pairs, EpochPairs)."""
+def sft_policy(recipe: Recipe, sft_dir: Path, args):
+    """The base model with the SFT adapter, trainable, and the SFT folder's tokenizer: the
+    starting policy of DPO and RL. The model is built here, so trl must not load one
+    itself (`args.model_init_kwargs` is consumed)."""
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
-    from trl import DPOTrainer
 
-    args = recipe.dpo_config(checkpoints, seed)  # first: a recipe this machine cannot run fails at once
     adapter_config = run_folder.adapter_files(sft_dir)
     base = resolve_model(recipe.base_model)
     trained_on = adapter_config.get("base_model_name_or_path")
@@ -101,7 +100,6 @@ def build_trainer(recipe: Recipe, sft_dir: Path, seed: int, checkpoints: Path, c
             f"base model is {recipe.base_model} ({base}); use the recipe the SFT run used"
         )
     tokenizer = load_tokenizer(str(sft_dir))
-    # The model is built here (base + SFT adapter), so trl must not load one itself.
     init_kwargs = dict(args.model_init_kwargs or {})
     args.model_init_kwargs = None
     dtype = init_kwargs.pop("dtype", init_kwargs.pop("torch_dtype", "float32"))
@@ -111,6 +109,16 @@ def build_trainer(recipe: Recipe, sft_dir: Path, seed: int, checkpoints: Path, c
     except OSError as exc:
         raise HarnessError(f"cannot load the base model {base}: {exc}") from None
     model = PeftModel.from_pretrained(model, str(sft_dir), is_trainable=True)
+    return model, tokenizer
+
+
+def build_trainer(recipe: Recipe, sft_dir: Path, seed: int, checkpoints: Path, callbacks: Sequence = ()):
+    """trl's DPOTrainer continuing the SFT adapter, with per-epoch pairs. Returns
+    (trainer, builder, heldout pairs, EpochPairs)."""
+    from trl import DPOTrainer
+
+    args = recipe.dpo_config(checkpoints, seed)  # first: a recipe this machine cannot run fails at once
+    model, tokenizer = sft_policy(recipe, sft_dir, args)
 
     builder, heldout = data.preference_builders(recipe, seed)
     trainer = DPOTrainer(
