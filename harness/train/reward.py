@@ -27,18 +27,16 @@ from typing import Any, Sequence
 from harness.errors import HarnessError
 
 MECHS = ("ER", "IP", "EX")
-SEEKER_SIDES = ("prev", "full")
+SEEKER_SIDES = ("prev", "full")  # as harness.metrics.diff_epitome.SEEKER_SIDES
 REWARD_KINDS = ("empathy", "constant")
 LEVEL_COLUMNS = {m: f"ref_level_{m.lower()}" for m in MECHS}
 
 
 def seeker_text(context: Sequence[str], side: str) -> str:
     """The instrument's seeker post for a dialogue history (speaker first)."""
-    if side == "prev":
-        return context[-1] if context else ""
-    if side == "full":
-        return " ".join(context)
-    raise HarnessError(f"seeker side {side!r}: use one of {', '.join(SEEKER_SIDES)}")
+    from harness.metrics.diff_epitome import seeker_post
+
+    return seeker_post(context, side)
 
 
 def empathy_reward(logits: dict[str, Any], levels: dict[str, Sequence[int]]):
