@@ -37,9 +37,13 @@ ED_TASKS = ("ed_empathy", "ed_empathy_short", "")
 
 EMPATHY_COLUMNS = (
     ("diff_epitome", "DIFF-EPITOME"), ("diff_er", "DIFF ER"), ("diff_ip", "DIFF IP"), ("diff_ex", "DIFF EX"),
-    ("emp_f1", "Emp-F1"), ("bertscore_f1", "BERTScore F1"), ("nidf", "NIDF"),
+    ("emp_f1", "Emp-F1"),
+    ("emp_f1_full", "Emp-F1 (full context)"),
+    ("bertscore_f1", "BERTScore F1"), ("nidf", "NIDF"),
     ("intensity_abs", "Intensity |d|"), ("valence_abs", "Valence |d|"), ("arousal_abs", "Arousal |d|"),
-    ("trie_compression", "Trie compression"), ("trie_start_words", "Start words"), ("dist2", "Dist-2"),
+    ("trie_compression", "Trie compression"), ("trie_start_words", "Start words"),
+    ("dist1", "Dist-1"),
+    ("dist2", "Dist-2"),
     ("length_chars", "Length (chars)"),
 )
 MMLU, OPENLLM = "mmlu", "openllm"
