@@ -125,7 +125,13 @@ def test_rl_resumes_from_its_last_checkpoint(recipe, trained, tmp_path):
     assert steps.steps == [3, 4]  # continued after checkpoint-2
     state = json.loads((folder / "training.json").read_text())
     assert state["complete"] and state["resumed"][0]["checkpoint"].endswith("checkpoint-2")
-    assert adapter_tensors(folder).keys() == adapter_tensors(trained["rl"]).keys()
+    resumed, uninterrupted = adapter_tensors(folder), adapter_tensors(trained["rl"])
+    assert resumed.keys() == uninterrupted.keys()
+    # the checkpoint restores the sampling state too: the resumed run is the uninterrupted one,
+    # which moved well away from the SFT adapter it started from
+    assert all((resumed[k] - uninterrupted[k]).abs().max() < 1e-5 for k in resumed)
+    sft = adapter_tensors(trained["sft"])
+    assert max(float((uninterrupted[k] - sft[k]).abs().max()) for k in sft) > 1e-4
 
 
 def test_constant_reward_ablation_has_only_the_kl_left(recipe, trained, tmp_path):
