@@ -4,7 +4,7 @@
   reference: real text of realistic length) with the MiniLM instrument, the seeker side
   `full`, in batches of 32 (one RL step's completions), reference levels computed before
   (as training does, once per example). Target on 2 cores: >= 50 responses/s.
-- steps: 3 optimizer steps (32 completions each) of the smollm2-135m-cpu recipe's RL stage
+- steps: 3 optimizer steps (8 completions each) of the smollm2-135m-cpu recipe's RL stage
   from its SFT folder (`RL_BENCH_SFT`, default runs/smollm2/sft), in a fresh process:
   wall and CPU seconds per step and the process's peak RSS.
 
@@ -104,7 +104,7 @@ def main(quick: bool = False) -> None:
     if (sft / "training.json").exists():
         with tempfile.TemporaryDirectory(prefix="bench-rl-") as tmp:
             s = rl_steps(steps, sft, Path(tmp))
-        rows.append({"what": f"smollm2-135m-cpu RL: {s['steps']} optimizer step(s), 32 completions each",
+        rows.append({"what": f"smollm2-135m-cpu RL: {s['steps']} optimizer step(s), 8 completions each",
                      "wall s": s["train_s"] / s["steps"], "CPU s": s["cpu_s"] / s["steps"], "per s": "",
                      "peak MiB": s["peak_mib"],
                      "note": f"per step (trainer runtime); the whole process {s['process_s']:.0f} s with loading"})
