@@ -6,7 +6,7 @@
 #
 #   SFT=runs/smollm2/sft RUNS=runs/rl LOCK=/path/to/lock bash reports/rl/run.sh [STEP ...]
 #
-# STEP: train, eval, ppl, board, ablations (default: all, in that order); SEEDS (default
+# STEP: train, bench, eval, ppl, board, ablations (default: all, in that order); SEEDS (default
 # "1 2 3 4 5") limits the seeds an eval step runs. Every heavy command runs under
 # `flock $LOCK` when LOCK is set (a machine shared with other jobs).
 set -euo pipefail
@@ -20,7 +20,11 @@ SYSTEMS=(sft rl rl-no-kl rl-no-empathy)
 adapter() { case $1 in sft) echo "$SFT";; *) echo "$RUNS/train/$1";; esac; }
 recipe() { case $1 in rl) echo smollm2-135m-cpu;; rl-no-kl) echo smollm2-135m-cpu-rl-no-kl;; rl-no-empathy) echo smollm2-135m-cpu-rl-no-empathy;; esac; }
 
-train() { heavy $PY -m harness train rl --recipe "$(recipe "$1")" --from "$SFT" --output "$RUNS/train/$1"; }
+train() {  # /usr/bin/time records the run's peak memory beside its folder
+  mkdir -p "$RUNS/train"
+  heavy /usr/bin/time -v -o "$RUNS/train/$1.time" $PY -m harness train rl --recipe "$(recipe "$1")" --from "$SFT" \
+    --output "$RUNS/train/$1"
+}
 eval_seed() {  # system seed
   local out="$RUNS/eval/$1/seed-$2"
   [ -f "$out/manifest.json" ] && return 0
@@ -41,10 +45,11 @@ board() {
   $PY reports/rl/perplexity_table.py "$RUNS"/eval/*-ppl >> reports/rl/leaderboard.md
 }
 
-steps=${*:-train eval ppl board ablations}
+steps=${*:-train bench eval ppl board ablations}
 for step in $steps; do
   case $step in
     train) train rl ;;
+    bench) RL_BENCH_STEPS=0 heavy $PY -m tests.benchmarks rl ;;
     eval) for seed in ${SEEDS:-1 2 3 4 5}; do eval_seed sft $seed; eval_seed rl $seed; done ;;
     ppl) ppl sft; ppl rl ;;
     board) board ;;

@@ -87,7 +87,7 @@ def rl_steps(steps: int, sft: Path, work: Path) -> dict:
 def main(quick: bool = False) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     n = 256 if quick else 1024
-    steps = 1 if quick else 3
+    steps = int(os.environ.get("RL_BENCH_STEPS", 1 if quick else 3))
     r = isolated(reward_throughput, n)
     load = [round(x, 2) for x in os.getloadavg()]
     rows = [
@@ -101,7 +101,7 @@ def main(quick: bool = False) -> None:
     sft = Path(os.environ.get("RL_BENCH_SFT", REPO / "runs" / "smollm2" / "sft"))
     notes = [f"instrument {BACKBONE} (id {r['instrument']}...), torch threads {r['threads']}; "
              f"load average (1, 5, 15 min) after the reward rows: {load}"]
-    if (sft / "training.json").exists():
+    if steps and (sft / "training.json").exists():
         with tempfile.TemporaryDirectory(prefix="bench-rl-") as tmp:
             s = rl_steps(steps, sft, Path(tmp))
         rows.append({"what": f"smollm2-135m-cpu RL: {s['steps']} optimizer step(s), 8 completions each",
@@ -111,7 +111,7 @@ def main(quick: bool = False) -> None:
         notes.append(f"RL steps from {sft}; CPU s per step = the process's user + system time / steps "
                      f"(loading included); load average after: {[round(x, 2) for x in os.getloadavg()]}")
     else:
-        notes.append(f"RL steps not measured: no SFT folder at {sft} (set RL_BENCH_SFT)")
+        notes.append(f"RL steps not measured here: RL_BENCH_STEPS=0, or no SFT folder at {sft} (set RL_BENCH_SFT)")
     write_report("rl", ["what", "wall s", "CPU s", "per s", "peak MiB", "note"], rows, notes)
     assert REPORTS.exists()
 
