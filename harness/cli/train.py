@@ -10,7 +10,7 @@ from harness.cpu import openmp_wait_policy
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "train", help="SFT and DPO (trl + peft) on EmpatheticDialogues from a recipe in models/recipes"
+        "train", help="SFT, DPO and RL (trl + peft) on EmpatheticDialogues from a recipe in models/recipes"
     )
     sub = parser.add_subparsers(dest="train_command", metavar="STAGE", required=True)
 
