@@ -137,6 +137,9 @@ def train_rl(recipe: Recipe, sft_dir: Path, output: Path, seed: int, callbacks: 
     if run.complete:
         print(f"{output}: RL already complete (see {output / run_folder.STATE}); skipping")
         return output
+    title = f"RL {recipe.name} seed {seed} ({reward.__name__} reward)"
+    if state.is_main_process:
+        callbacks = [*callbacks, _curve_callback(output, title)]
     trainer, records, reward = build_trainer(recipe, sft_dir, seed, run.checkpoints, callbacks, reward)
     if run.resume_from:
         print(f"{output}: resuming RL from {run.resume_from}")
@@ -145,7 +148,7 @@ def train_rl(recipe: Recipe, sft_dir: Path, output: Path, seed: int, callbacks: 
     if state.is_main_process:
         shutil.rmtree(output / "ref", ignore_errors=True)  # the frozen copy of the SFT adapter
         curve = reward_curve(trainer.state.log_history)
-        write_reward_curve(curve, output, f"RL {recipe.name} seed {seed} ({reward.__name__} reward)")
+        write_reward_curve(curve, output, title)
         args = trainer.args
         run.finish(
             {
@@ -181,6 +184,21 @@ def train_rl(recipe: Recipe, sft_dir: Path, output: Path, seed: int, callbacks: 
         )
         print(f"{output}: RL done; evaluate with --model-args {eval_model_args(base, output)}")
     return output
+
+
+def _curve_callback(output: Path, title: str):
+    """Keeps reward_curve.json current at every log, and the PNG at every checkpoint, so an
+    interrupted run shows its curve so far."""
+    from transformers import TrainerCallback
+
+    class RewardCurve(TrainerCallback):
+        def on_log(self, args, state, control, **kwargs):
+            run_folder.write_json(output / "reward_curve.json", reward_curve(state.log_history))
+
+        def on_save(self, args, state, control, **kwargs):
+            write_reward_curve(reward_curve(state.log_history), output, title + " (in progress)")
+
+    return RewardCurve()
 
 
 def reward_curve(log_history: list[dict]) -> list[dict]:

@@ -120,6 +120,9 @@ def test_rl_resumes_from_its_last_checkpoint(recipe, trained, tmp_path):
         rl_module.train_rl(recipe, trained["sft"], folder, seed=0, callbacks=[Interrupt(at_step=3)])
     assert (folder / "checkpoints" / "checkpoint-2").is_dir()
     assert not json.loads((folder / "training.json").read_text())["complete"]
+    # the curve so far is there while the run is unfinished
+    assert [r["step"] for r in json.loads((folder / "reward_curve.json").read_text())] == [1, 2]  # logged before the stop
+    assert (folder / "reward_curve.png").exists()
     steps = Steps()
     rl_module.train_rl(recipe, trained["sft"], folder, seed=0, callbacks=[steps])
     assert steps.steps == [3, 4]  # continued after checkpoint-2
