@@ -105,6 +105,13 @@ RESOURCES: dict[str, Resource] = {
             member="data/dev/*.csv,data/test/*.csv",
             description="MMLU, original release layout (MIT)",
         ),
+        Resource(
+            "empo-human-eval",
+            "empo-human-eval/he_data.csv",
+            "https://raw.githubusercontent.com/justtherightsize/empo/main/data/he_data.csv",
+            "b0f1983d1472f4c97093d09f1ab0fba1a6092077c3a10520513b96171373be0f",
+            description="EmPO's human evaluation ratings (research data released with the paper)",
+        ),
     ]
 }
 

@@ -46,7 +46,7 @@ class LexScorer(Scorer):
     """Per-example length and an IVA-like signed / absolute distance, plus NIDF-like values."""
 
     name = "_t_lex"
-    outputs = (Output("length_chars", False, EXAMPLE), Output("valence_signed", False, EXAMPLE),
+    outputs = (Output("length_chars", None, EXAMPLE), Output("valence_signed", None, EXAMPLE),
                Output("valence_abs", False, EXAMPLE), Output("nidf", True, EXAMPLE))
     inputs = ("response", "prev")
 
@@ -131,7 +131,7 @@ def make_items(n: int, quality: float, seed: int, *, start: int = 0) -> list[Ite
 
 def write_scored(folder: Path, items: list[Item], *, instruments: dict | None = None) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    result = base.score(items, list(SCORERS))
+    result = base.score(items, base.available())  # the registered suite (the synthetic one in tests)
     with open(folder / "generations.jsonl", "w") as fh:
         for it in items:
             fh.write(json.dumps({"id": it.id, "context": list(it.context), "response": it.response,

@@ -13,7 +13,7 @@ import sys
 from harness import __version__
 from harness.errors import HarnessError
 
-COMMANDS = ["data", "eval", "score", "epitome", "compare", "leaderboard", "train", "demo"]
+COMMANDS = ["data", "eval", "score", "epitome", "compare", "leaderboard", "train", "demo", "human-eval"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"empathy-harness {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        importlib.import_module(f"harness.cli.{name}").register(subparsers)
+        importlib.import_module(f"harness.cli.{name.replace('-', '_')}").register(subparsers)
     return parser
 
 

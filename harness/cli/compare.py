@@ -23,13 +23,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--task", help="compare only this task (needed to align one scored output with a multi-task run)")
     p.add_argument("--correction", choices=["holm", "bh"], default="holm",
                    help="across all metrics and pairs: holm (family-wise error, default) or bh (false discovery rate)")
-    p.add_argument("--resamples", type=int, default=10_000, help="sign flips and bootstrap resamples (default 10000)")
+    p.add_argument("--resamples", type=int, default=None,
+                   help="sign flips, bootstrap and randomization resamples per test (default: enough for the "
+                        "corrected threshold, max(10000, 20 x tests / 0.05))")
     p.add_argument("--corpus-resamples", type=int, default=None,
-                   help="resamples for corpus-level metrics (tries, Dist-n, BLEU), each recomputing the metric "
-                        "4 times (default 200)")
-    p.add_argument("--corpus-budget", type=float, default=600.0,
-                   help="seconds of resampling per corpus scorer and pair, after which it stops and reports the "
-                        "resamples used (default 600; 0 = no limit)")
+                   help="resamples for corpus-level metrics (Emp-F1, Dist-n, tries; default: as --resamples; 0: do "
+                        "not test them)")
+    p.add_argument("--corpus-budget", type=float, default=120.0,
+                   help="seconds a corpus metric that must be recomputed per resample (the tries) may take per pair; "
+                        "a test that needs longer is reported untested with the reason (default 120; 0 = no limit). "
+                        "Emp-F1 and Dist-n are resampled from per-example counts and need no budget")
     p.add_argument("--seed", type=int, default=0, help="seed of every resampling (default 0)")
     p.add_argument("--level", type=float, default=0.95, help="confidence level of the intervals (default 0.95)")
     p.add_argument("--metrics", nargs="+", help="scorers to run on generations files (default: all registered)")
@@ -38,20 +41,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from harness import stats
     from harness.errors import HarnessError
     from harness.leaderboard import comparison
     from harness.leaderboard.runs import load_run
 
     instruments.apply(args)
-    if args.resamples < 1:
+    if args.resamples is not None and args.resamples < 1:
         raise HarnessError("--resamples must be at least 1")
     if not 0 < args.level < 1:
         raise HarnessError("--level must be between 0 and 1, e.g. 0.95")
     runs = [load_run(path, metrics=args.metrics) for path in args.runs]
     settings = comparison.Settings(
-        resamples=args.resamples,
-        corpus_resamples=stats.DEFAULT_CORPUS_RESAMPLES if args.corpus_resamples is None else args.corpus_resamples,
+        resamples=args.resamples, corpus_resamples=args.corpus_resamples,
         corpus_budget=args.corpus_budget or None, seed=args.seed, level=args.level, correction=args.correction)
     pairs = comparison.compare_runs(runs, settings, all_pairs=args.all_pairs, task=args.task,
                                     log=comparison.stderr_log)
@@ -62,7 +63,7 @@ def run_compare(args: argparse.Namespace) -> int:
     if args.output:
         Path(args.output).write_text(text)
     if args.json:
-        payload = comparison.to_json(pairs)
+        payload = comparison.to_json(pairs, settings)
         if seed_rows:
             payload["seed_mean_tests"] = seed_rows
         Path(args.json).write_text(json.dumps(payload, indent=2) + "\n")
@@ -73,6 +74,7 @@ def seed_mean_tests(runs, task: str | None, level: float) -> tuple[str, list[dic
     """EmpRL's test where one model has several runs (seeds, same --name) and another one run:
     per task and summary metric, a one-sample t-test of the seed values against the single
     run's value (harness.stats.seeds.one_sample_t). Empty where no such pair exists."""
+    from harness.leaderboard.display import fmt, fmt_p
     from harness.stats.seeds import one_sample_t
 
     groups: dict[str, list] = {}
@@ -104,52 +106,42 @@ def seed_mean_tests(runs, task: str | None, level: float) -> tuple[str, list[dic
 
 
 def format_comparison(pairs, settings) -> str:
-    """Markdown: one table per pair, then the notes and the methods used."""
+    """Markdown: one table per pair (A before B), then the notes and the methods used."""
+    from harness.leaderboard import catalog
+    from harness.leaderboard.comparison import smallest_adjusted_p
+    from harness.leaderboard.display import display_path, fmt, fmt_p, mark, table, value_with_interval
     from harness.stats.corrections import NAMES
 
     blocks = []
+    tests = sum(1 for pair in pairs for m in pair.metrics if not math.isnan(m.p))
     for pair in pairs:
-        lines = [f"## {pair.b.label} vs {pair.a.label}", "",
-                 f"A = `{pair.a.path}`, B = `{pair.b.path}`; B - A, {settings.level:.0%} intervals, "
-                 f"p adjusted by {NAMES[settings.correction]} over every test of this comparison.", "",
-                 "| metric | better | A | B | B - A | CI | p | p adj | effect | MDD | test |",
-                 "|---|:-:|--:|--:|--:|:-:|--:|--:|--:|--:|---|"]
+        lines = [f"## A: {pair.a.label} vs B: {pair.b.label}", "",
+                 f"A = `{display_path(pair.a.path)}`, B = `{display_path(pair.b.path)}`. B - A with its "
+                 f"{settings.level:.0%} interval; p adjusted by {NAMES[settings.correction]} over all {tests} tests "
+                 f"of this comparison; ↑ / ↓: the better direction (none: descriptive, not tested).", ""]
         methods: dict[str, int] = {}
+        rows = []
         for m in pair.metrics:
-            arrow = {True: "↑", False: "↓", None: ""}[m.higher_is_better]
-            ci = f"[{fmt(m.ci[0])}, {fmt(m.ci[1])}]" if m.ci else ""
             ref = methods.setdefault(m.method, len(methods) + 1) if m.method else None
             test = f"{m.test} [{ref}]" if ref else m.test
-            lines.append(f"| {m.name} | {arrow} | {fmt(m.a)} | {fmt(m.b)} | {fmt(m.diff)} | {ci} | {fmt_p(m.p)} | "
-                         f"{fmt_p(m.p_adj)}{mark(m.p_adj)} | {fmt(m.effect)} | {fmt(m.mdd)} | {test} |")
+            diff, ci = value_with_interval(m.diff, m.ci)
+            rows.append([m.name, catalog.info(m.key).arrow, fmt(m.a), fmt(m.b), diff, ci, fmt_p(m.p),
+                         fmt_p(m.p_adj) + mark(m.p_adj), fmt(m.effect, 2), fmt(m.mdd, 2),
+                         "" if m.n is None else str(m.n), test])
+        lines += table(["metric", "better", "A", "B", "B - A", "CI", "p", "p adj", "effect", "MDD", "n", "test"],
+                       ["l", "c", "r", "r", "r", "c", "r", "r", "r", "r", "r", "l"], rows)
         lines.append("")
         lines += [f"- note: {n}" for n in pair.notes]
         lines += [f"- [{k}] {method}" for method, k in methods.items()]
         blocks.append("\n".join(lines))
-    legend = ("MDD: the smallest difference this many examples detect with power "
-              f"{settings.power:g} at alpha {settings.alpha:g} (paired or two-sample t approximation). "
-              "Marks on p adj: * < 0.05, ** < 0.01, *** < 0.001.")
-    return "\n\n".join(blocks) + "\n\n" + legend + "\n"
-
-
-def mark(p: float) -> str:
-    if p is None or math.isnan(p):
-        return ""
-    return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else ""
-
-
-def fmt(x) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return ""
-    if isinstance(x, float) and math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    x = float(x)
-    if x != 0 and (abs(x) >= 1e5 or abs(x) < 1e-3):
-        return f"{x:.3g}"
-    return f"{x:.4g}"
-
-
-def fmt_p(p) -> str:
-    if p is None or (isinstance(p, float) and math.isnan(p)):
-        return ""
-    return f"{p:.2g}" if p >= 1e-4 else f"{p:.1e}"
+    legend = [f"MDD: the smallest difference this many examples detect with power {settings.power:g} at alpha "
+              f"{settings.alpha:g} (paired or two-sample t approximation). Marks on p adj: * < 0.05, ** < 0.01, "
+              f"*** < 0.001."]
+    r = settings.used.get("resamples")
+    if r and tests:
+        floor = smallest_adjusted_p(tests, r)
+        legend.append(f"Resampling tests used {r:,} resamples (corpus metrics "
+                      f"{settings.used.get('corpus_resamples', r):,}): the smallest p they reach is 1/{r + 1:,}, "
+                      f"{floor:.2g} after correcting over {tests} tests"
+                      + ("; NOT enough to reach the 0.05 threshold: raise --resamples." if floor >= 0.05 else "."))
+    return "\n\n".join(blocks) + "\n\n" + " ".join(legend) + "\n"

@@ -116,7 +116,7 @@ def build_report(runs: list[Path], output: Path) -> str:
     from harness.leaderboard.write import write_leaderboard
 
     loaded = [load_run(run) for run in runs]
-    settings = Settings(corpus_resamples=100, corpus_budget=15.0)  # a demo: the tries resample slowly
+    settings = Settings(corpus_budget=15.0)  # a demo: the tries resample slowly
     text, _ = write_leaderboard(loaded, output / "leaderboard.md", settings, reference="human",
                                 figures=output / "figures")
     return text

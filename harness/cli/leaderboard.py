@@ -15,6 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("runs", nargs="+", metavar="RUN", help="run folder, scored folder or generations file; "
                                                           "NAME=RUN names its row (runs with one name are seeds of one model)")
     p.add_argument("--reference", metavar="NAME", help="the row the marks compare against (default: the first run's model)")
+    p.add_argument("--versus", choices=["reference", "best"], default="reference",
+                   help="what the marks test against: the reference row (default), or the best model of each column "
+                        "(which model is best? reference systems such as human are never the best)")
     p.add_argument("--output", default="leaderboard.md", help="markdown file; .csv and .json are written beside it "
                                                               "(default leaderboard.md)")
     p.add_argument("--figures", metavar="DIR", help="folder for the PNG figures (default: reports/figures beside the output)")
@@ -22,12 +25,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--task", help="the ED task whose metrics fill the empathy columns (default: ed_empathy if present)")
     p.add_argument("--correction", choices=["holm", "bh"], default="holm",
                    help="over every test of a table: holm (family-wise error, default) or bh (false discovery rate)")
-    p.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples and sign flips (default 10000)")
-    p.add_argument("--corpus-resamples", type=int, default=100,
-                   help="resamples for corpus-level metrics, each recomputing the metric (default 100; 0 = no "
+    p.add_argument("--resamples", type=int, default=None,
+                   help="bootstrap resamples and sign flips per test (default: enough for the corrected threshold, "
+                        "max(10000, 20 x tests / 0.05))")
+    p.add_argument("--corpus-resamples", type=int, default=None,
+                   help="resamples for corpus-level metrics (Emp-F1, Dist-n, tries; default: as --resamples; 0 = no "
                         "intervals or tests for them)")
     p.add_argument("--corpus-budget", type=float, default=120.0,
-                   help="seconds of resampling per corpus metric and row before stopping (default 120; 0 = no limit)")
+                   help="seconds a corpus metric that must be recomputed per resample (the tries) may take per row "
+                        "and test; beyond, its interval or test is left out with the reason (default 120; 0 = no "
+                        "limit)")
     p.add_argument("--seed", type=int, default=0, help="seed of every resampling (default 0)")
     p.add_argument("--metrics", nargs="+", help="scorers to run on generations files (default: all registered)")
     p.set_defaults(func=run_leaderboard)
@@ -48,7 +55,7 @@ def run_leaderboard(args: argparse.Namespace) -> int:
     from harness.leaderboard.runs import load_run
     from harness.leaderboard.write import write_leaderboard
 
-    if args.resamples < 1:
+    if args.resamples is not None and args.resamples < 1:
         raise HarnessError("--resamples must be at least 1")
     runs = []
     for arg in args.runs:
@@ -61,7 +68,10 @@ def run_leaderboard(args: argparse.Namespace) -> int:
                         corpus_budget=args.corpus_budget or None, seed=args.seed, correction=args.correction)
     output = Path(args.output)
     figures = None if args.no_figures else Path(args.figures) if args.figures else output.parent / "reports" / "figures"
-    text, written = write_leaderboard(runs, output, settings, reference=args.reference, task=args.task, figures=figures)
+    text, written = write_leaderboard(runs, output, settings, reference=args.reference, task=args.task, figures=figures,
+                                      versus=args.versus)
     print(text)
-    print("wrote " + ", ".join(str(p) for p in written))
+    from harness.leaderboard.display import display_path
+
+    print("wrote " + ", ".join(display_path(p) for p in written))
     return 0

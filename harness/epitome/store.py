@@ -128,9 +128,9 @@ def drift_message(backbone: str, directory: Path, drift: dict[str, tuple]) -> st
 def package_versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
-    from harness import __version__
+    from harness import CPU_KERNELS, __version__
 
-    versions = {"harness": __version__, "python": platform.python_version()}
+    versions = {"harness": __version__, "python": platform.python_version(), "cpu_kernels": CPU_KERNELS}
     for name in ("torch", "transformers", "tokenizers", "safetensors", "scikit-learn", "numpy"):
         try:
             versions[name] = version(name)

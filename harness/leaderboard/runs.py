@@ -184,16 +184,31 @@ _NUMBER = (int, float, bool)
 def _load_generations_file(p: Path, metrics: Iterable[str] | None) -> Run:
     from harness.metrics import base
 
+    from tqdm.auto import tqdm
+
     items = read_generations(p).items
     if not items:
         raise DataError(f"{p}: no generations")
-    result = base.score(items, metrics)
+    names = list(metrics) if metrics is not None else base.available()
+    rows: list[dict] = [{} for _ in items]
+    summary: dict[str, float] = {}
+    instruments: dict[str, dict] = {}
+    seconds: dict[str, float] = {}
+    # one scorer at a time, so that a long scoring (thousands of responses) shows where it is
+    bar = tqdm(names, desc=f"scoring {p.name}", unit="scorer", delay=2.0, leave=False)
+    for name in bar:
+        bar.set_postfix_str(name)
+        result = base.score(items, [name])
+        for row, extra in zip(rows, result.per_example):
+            row.update(extra)
+        summary.update({k: float(v) for k, v in result.summary.items()})
+        instruments.update(result.instruments)
+        seconds.update(result.seconds)
     ids = [it.id for it in items]
-    keys = sorted({k for row in result.per_example for k in row if k != "id"})
-    values = {k: np.array([math.nan if row.get(k) is None else float(row[k]) for row in result.per_example])
-              for k in keys}
-    summary = {k: float(v) for k, v in result.summary.items()}
-    task = TaskData("", p, ids, values, summary, {"instruments": result.instruments}, p, _items=list(items))
+    keys = sorted({k for row in rows for k in row if k != "id"})
+    values = {k: np.array([math.nan if row.get(k) is None else float(row[k]) for row in rows]) for k in keys}
+    task = TaskData("", p, ids, values, summary, {"instruments": instruments, "scorer_seconds": seconds}, p,
+                    _items=list(items))
     return Run(p, "generations", p.stem, p.stem, None, {}, {"": task})
 
 

@@ -13,10 +13,11 @@ from harness.leaderboard.table import build_tables
 
 
 def write_leaderboard(runs: list[Run], output: Path, settings: Settings, *, reference: str | None = None,
-                      task: str | None = None, figures: Path | None = None) -> tuple[str, list[Path]]:
+                      task: str | None = None, figures: Path | None = None,
+                      versus: str = "reference") -> tuple[str, list[Path]]:
     """Build the tables and write `output` (.md) with .csv and .json beside it, and the
     figures into `figures` (None: no figures). Returns the markdown and the files written."""
-    tables = build_tables(runs, settings, reference=reference, task=task, log=stderr_log)
+    tables = build_tables(runs, settings, reference=reference, task=task, versus=versus, log=stderr_log)
     output.parent.mkdir(parents=True, exist_ok=True)
     drawn: dict[str, Path] = {}
     if figures is not None:

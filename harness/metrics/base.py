@@ -42,9 +42,13 @@ class Item:
 @dataclass(frozen=True)
 class Output:
     name: str
-    higher_is_better: bool | None  # None: a descriptive number with no better direction (a length, an SD)
+    # None: a descriptive number with no better direction (a length, an SD, an EPITOME
+    # level): shown, never marked or tested (harness.leaderboard.catalog)
+    higher_is_better: bool | None
     level: str  # EXAMPLE or CORPUS
     description: str = ""
+    # the range the number can take (intervals are kept inside it); None: unbounded/unknown
+    bounds: tuple[float, float] | None = None
 
 
 @dataclass
@@ -57,9 +61,24 @@ class Scores:
     corpus: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass
+class CorpusSource:
+    """One system's output on a list of examples, as a significance test has it: the
+    scored rows (scores.jsonl objects) and, where generations were found, the items."""
+
+    rows: list[dict]
+    items: list[Item] | None = None
+
+
 class Scorer:
     """Base class: set `name`, `outputs`, `inputs`; implement `compute`; describe the
-    instrument (tokenizer variant, lexicon checksum, model and layer) in `instrument`."""
+    instrument (tokenizer variant, lexicon checksum, model and layer) in `instrument`.
+
+    Optional hooks that make significance tests of corpus-level outputs cheap:
+    `corpus_decomposition(systems: list[CorpusSource])` returns a
+    `harness.stats.corpus.Decomposition` (per-example feature rows whose sums give the
+    corpus values) or None; `corpus_from_rows(rows)` recomputes the corpus values from
+    per-example rows without a model. Without either, tests call `compute` per resample."""
 
     name: str = ""
     outputs: tuple[Output, ...] = ()

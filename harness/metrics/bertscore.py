@@ -80,9 +80,9 @@ class BertScoreScorer(Scorer):
     name = "bertscore"
     model_based = True
     outputs = (
-        Output("bertscore_p", True, EXAMPLE, "BERTScore precision against the reference"),
-        Output("bertscore_r", True, EXAMPLE, "BERTScore recall against the reference"),
-        Output("bertscore_f1", True, EXAMPLE, "BERTScore F1 against the reference"),
+        Output("bertscore_p", True, EXAMPLE, "BERTScore precision against the reference", (-1.0, 1.0)),
+        Output("bertscore_r", True, EXAMPLE, "BERTScore recall against the reference", (-1.0, 1.0)),
+        Output("bertscore_f1", True, EXAMPLE, "BERTScore F1 against the reference", (-1.0, 1.0)),
     )
     inputs = ("response", "reference")
 

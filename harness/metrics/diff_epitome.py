@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Sequence
 
 from harness.config import cache_dir
-from harness.metrics.base import CORPUS, EXAMPLE, Item, Output, Scorer, Scores, register
+from harness.metrics.base import CORPUS, EXAMPLE, CorpusSource, Item, Output, Scorer, Scores, register
 
 MECHS = ("ER", "IP", "EX")
 SEEKER_SIDES = ("prev", "full")
@@ -111,15 +111,38 @@ def scores_from_levels(generated: dict[str, Sequence[int]], reference: dict[str,
     return Scores(per_example, corpus)
 
 
+def weighted_f1_from_confusion(sums):
+    """Emp-F1 and its parts (x100) from confusion counts, vectorized: `sums` is R x 27,
+    per mechanism 3 x 3 counts [reference level, response level]. Per level l,
+    F1 = 2 tp / (true + predicted) (0 when both are 0), weighted by its support among the
+    reference levels, as sklearn's f1_score(average="weighted", labels=[0, 1, 2],
+    zero_division=0)."""
+    import numpy as np
+
+    tables = np.asarray(sums, dtype=np.float64).reshape(-1, 3, 3, 3)
+    tp = np.diagonal(tables, axis1=2, axis2=3)
+    true, predicted = tables.sum(axis=3), tables.sum(axis=2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(true + predicted > 0, 2 * tp / (true + predicted), 0.0)
+        parts = 100.0 * (f1 * true).sum(axis=2) / true.sum(axis=2)
+    out = {"emp_f1": parts.sum(axis=1) / len(MECHS)}
+    out.update({f"emp_f1_{m.lower()}": parts[:, j] for j, m in enumerate(MECHS)})
+    return out
+
+
 def _outputs() -> tuple[Output, ...]:
-    outs = [Output(f"diff_{m.lower()}", False, EXAMPLE, f"squared level difference to the reference, {m}")
+    outs = [Output(f"diff_{m.lower()}", False, EXAMPLE, f"squared level difference to the reference, {m}", (0.0, 4.0))
             for m in MECHS]
-    outs.append(Output("diff_epitome", False, EXAMPLE, "mean of diff_er, diff_ip, diff_ex"))
-    outs += [Output(f"level_{m.lower()}", True, EXAMPLE, f"EPITOME {m} level (0-2) of the response") for m in MECHS]
-    outs += [Output(f"ref_level_{m.lower()}", True, EXAMPLE, f"EPITOME {m} level (0-2) of the reference")
+    outs.append(Output("diff_epitome", False, EXAMPLE, "mean of diff_er, diff_ip, diff_ex", (0.0, 4.0)))
+    # the levels themselves are descriptive: a higher level is not a better response (the
+    # reference's level is the target, which is what DIFF-EPITOME and Emp-F1 measure)
+    outs += [Output(f"level_{m.lower()}", None, EXAMPLE, f"EPITOME {m} level (0-2) of the response", (0.0, 2.0))
              for m in MECHS]
-    outs.append(Output("emp_f1", True, CORPUS, "Emp-F1: 100 x mean weighted F1 of response vs reference levels"))
-    outs += [Output(f"emp_f1_{m.lower()}", True, CORPUS, f"Emp-F1 part for {m} (x100)") for m in MECHS]
+    outs += [Output(f"ref_level_{m.lower()}", None, EXAMPLE, f"EPITOME {m} level (0-2) of the reference", (0.0, 2.0))
+             for m in MECHS]
+    outs.append(Output("emp_f1", True, CORPUS, "Emp-F1: 100 x mean weighted F1 of response vs reference levels",
+                       (0.0, 100.0)))
+    outs += [Output(f"emp_f1_{m.lower()}", True, CORPUS, f"Emp-F1 part for {m} (x100)", (0.0, 100.0)) for m in MECHS]
     return tuple(outs)
 
 
@@ -152,6 +175,26 @@ class EpitomeScorer(Scorer):
         generated = {m: [int(r[f"level_{m.lower()}"]) for r in rows] for m in MECHS}
         reference = {m: [int(r[f"ref_level_{m.lower()}"]) for r in rows] for m in MECHS}
         return scores_from_levels(generated, reference).corpus
+
+    def corpus_decomposition(self, systems: Sequence[CorpusSource]):
+        """Emp-F1 from confusion tables: per example a one-hot row of its (reference level,
+        response level) pair for each mechanism; the sums are the three confusion tables."""
+        import numpy as np
+
+        from harness.stats.corpus import Decomposition
+
+        keys = [(f"ref_level_{m.lower()}", f"level_{m.lower()}") for m in MECHS]
+        features = []
+        for source in systems:
+            x = np.zeros((len(source.rows), 27))
+            for i, row in enumerate(source.rows):
+                for j, (ref, gen) in enumerate(keys):
+                    r, g = row.get(ref), row.get(gen)
+                    if r is None or g is None or r != r or g != g:
+                        return None  # an undefined level: not from this scorer's rows
+                    x[i, 9 * j + 3 * int(r) + int(g)] = 1.0
+            features.append(x)
+        return Decomposition(features, weighted_f1_from_confusion)
 
     def compute(self, items: Sequence[Item]) -> Scores:
         if not items:

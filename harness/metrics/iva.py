@@ -112,10 +112,10 @@ class WordChoice(Scorer):
     name = "iva"
     inputs = ("prev", "response")
     outputs = tuple(
-        Output(f"{dim}_abs", False, EXAMPLE, f"|{dim}(prev) - {dim}(response)|, per utterance the max over tokens")
+        Output(f"{dim}_abs", False, EXAMPLE, f"|{dim}(prev) - {dim}(response)|, per utterance the max over tokens", (0.0, 1.0))
         for dim in DIMENSIONS
     ) + tuple(
-        Output(f"{dim}_signed", None, EXAMPLE, f"{dim}(prev) - {dim}(response) (Lee 2024's signed form)")
+        Output(f"{dim}_signed", None, EXAMPLE, f"{dim}(prev) - {dim}(response) (Lee 2024's signed form)", (-1.0, 1.0))
         for dim in DIMENSIONS
     )
 

@@ -7,6 +7,7 @@ are descriptive: no direction is better.
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 from harness.metrics import tokenize
@@ -18,8 +19,8 @@ class Length(Scorer):
     name = "length"
     inputs = ("response",)
     outputs = (
-        Output("length_chars", None, EXAMPLE, "characters in the response"),
-        Output("length_words", None, EXAMPLE, "word_tokenize tokens in the response"),
+        Output("length_chars", None, EXAMPLE, "characters in the response", (0.0, math.inf)),
+        Output("length_words", None, EXAMPLE, "word_tokenize tokens in the response", (0.0, math.inf)),
     )
 
     def compute(self, items: Sequence[Item]) -> Scores:

@@ -148,7 +148,7 @@ class Specificity(Scorer):
     name = "nidf"
     inputs = ("response",)
     outputs = (
-        Output("nidf", True, EXAMPLE, "mean NIDF over the response's distinct tokens (ED train+valid counts)"),
+        Output("nidf", True, EXAMPLE, "mean NIDF over the response's distinct tokens (ED train+valid counts)", (0.0, 1.0)),
         Output("nidf_sd", None, CORPUS, "population SD of the per-response NIDF"),
     )
 

@@ -46,8 +46,8 @@ class Bleu(Scorer):
     name = "bleu"
     inputs = ("response", "reference")
     outputs = (
-        Output("bleu2", True, EXAMPLE, "sentence BLEU-2 x100 (nltk, smoothing method1, lowercased word_tokenize)"),
-        Output("bleu4", True, EXAMPLE, "sentence BLEU-4 x100 (nltk, smoothing method1, lowercased word_tokenize)"),
+        Output("bleu2", True, EXAMPLE, "sentence BLEU-2 x100 (nltk, smoothing method1, lowercased word_tokenize)", (0.0, 100.0)),
+        Output("bleu4", True, EXAMPLE, "sentence BLEU-4 x100 (nltk, smoothing method1, lowercased word_tokenize)", (0.0, 100.0)),
     )
 
     def compute(self, items: Sequence[Item]) -> Scores:
@@ -71,7 +71,7 @@ class Bleu(Scorer):
 class RougeL(Scorer):
     name = "rouge_l"
     inputs = ("response", "reference")
-    outputs = (Output("rouge_l", True, EXAMPLE, "ROUGE-L F-measure x100 (rouge-score, no stemming)"),)
+    outputs = (Output("rouge_l", True, EXAMPLE, "ROUGE-L F-measure x100 (rouge-score, no stemming)", (0.0, 100.0)),)
 
     def compute(self, items: Sequence[Item]) -> Scores:
         scorer = _rouge()

@@ -12,7 +12,9 @@ METRICS.md s.7. The responses (tokenized with `word_tokenize`, case kept) are
    hits unaligned text ("to the" inside "to them" becomes "<span>m"), and the
    re-tokenization is the same `word_tokenize`.
 The final token sequences are the templates; the statistics compare the trie of the
-templates with the trie of the raw tokenized responses.
+templates with the trie of the raw tokenized responses. The scorer takes the responses
+in id order (Lee takes the dataset's order), so the numbers do not depend on the order
+of a file or of a resample.
 
 Counting every n-gram again after each replacement (Lee's code) takes many minutes on
 a few thousand long responses, so counts are kept incrementally: only n-grams that
@@ -501,12 +503,17 @@ class ResponseTries(Scorer):
         Output("trie_span_nodes", False, CORPUS, "distinct span tokens reachable from the templates"),
         Output("trie_total_nodes", None, CORPUS, "nodes of the templates' trie, root included"),
         Output("trie_root_children", True, CORPUS, "children of the templates' trie root"),
-        Output("trie_compression", True, CORPUS, "templates' trie nodes / raw responses' trie nodes"),
+        Output("trie_compression", True, CORPUS, "templates' trie nodes / raw responses' trie nodes", (0.0, 1.0)),
         Output("trie_start_words", True, CORPUS, "distinct first tokens of the raw responses"),
     )
 
     def compute(self, items: Sequence[Item]) -> Scores:
         variant = tokenize.variant()
+        # Spanify breaks ties by first occurrence, so the statistics depend on the order of
+        # the responses: they are always taken in id order (as lm-eval's aggregation sees
+        # them), so scoring a file, an eval run and a significance test's recomputation on
+        # rows in another order give the same bits.
+        items = sorted(items, key=lambda it: it.id)
         raw = [tokenize.word_tokenize(it.response, variant) for it in items]
         if not raw:
             nan = float("nan")

@@ -335,7 +335,10 @@ def _manifest(request, name, model_args, lm, identity, cache, tasks, replaced, r
 
 
 def versions() -> dict:
-    out = {"harness": __version__, "python": platform.python_version(), "platform": platform.platform()}
+    from harness import CPU_KERNELS
+
+    out = {"harness": __version__, "python": platform.python_version(), "platform": platform.platform(),
+           "cpu_kernels": CPU_KERNELS}
     for package in VERSIONED:
         try:
             out[package] = importlib.metadata.version(package)

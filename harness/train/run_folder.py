@@ -41,7 +41,9 @@ class RunFolderError(HarnessError):
 
 
 def versions() -> dict[str, str]:
-    found = {"python": platform.python_version()}
+    from harness import CPU_KERNELS
+
+    found = {"python": platform.python_version(), "cpu_kernels": CPU_KERNELS}
     for name in PACKAGES:
         try:
             found[name] = metadata.version(name)

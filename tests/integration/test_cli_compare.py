@@ -9,6 +9,9 @@ import sys
 import pytest
 
 from harness.cli import main
+from harness.leaderboard.comparison import PROBE
+from harness.leaderboard.display import display_path
+from tests.support.gfm import assert_tables
 from tests.synthetic_runs import DistScorer, make_items, mmlu_answers, write_run, write_scored
 
 FAST = ["--resamples", "2000", "--corpus-resamples", "30"]
@@ -30,12 +33,14 @@ def test_compare_aligned_runs(two_runs, tmp_path, capsys):
     out = tmp_path / "cmp.json"
     assert main(["compare", str(a), str(b), "--json", str(out), *FAST]) == 0
     data = json.loads(out.read_text())
-    assert list(data) == ["pairs"] and len(data["pairs"]) == 1
+    assert list(data) == ["settings", "pairs"] and len(data["pairs"]) == 1
+    assert data["settings"]["resamples"] == 2000 and data["settings"]["tests"] == 10
     pair = data["pairs"][0]
-    assert pair["a"] == str(a) and pair["b"] == str(b)
+    assert pair["a"] == display_path(a) and pair["b"] == display_path(b) and not pair["a"].startswith("/")
     metrics = pair["metrics"]
     for m in metrics.values():
-        assert set(m) == {"a", "b", "diff", "ci", "p", "p_adj", "effect", "method"}
+        assert set(m) == {"a", "b", "diff", "ci", "p", "p_adj", "effect", "method", "n", "test", "resamples",
+                          "higher_is_better"}
     diff = metrics["ed_empathy/diff_epitome"]
     assert diff["diff"] == pytest.approx(diff["b"] - diff["a"]) and diff["diff"] < 0
     assert diff["ci"][0] <= diff["diff"] <= diff["ci"][1] < 0
@@ -50,26 +55,54 @@ def test_compare_aligned_runs(two_runs, tmp_path, capsys):
     assert "approximate randomization (30 random swaps" in dist["method"] and dist["p"] >= 1 / 31
     text = capsys.readouterr()
     assert "| ed_empathy/diff_epitome | ↓ |" in text.out
-    assert "up to 30 resamples" in text.err
+    assert "30 for corpus metrics" in text.err
+    assert_tables(text.out, 1)
+    # A before B in the heading, as in the columns
+    assert "## A: base vs B: dpo" in text.out
 
 
 def test_corpus_metric_cost_is_bounded(two_runs):
     a, b = two_runs
     DistScorer.calls = 0
     assert main(["compare", str(a), str(b), "--resamples", "200", "--corpus-resamples", "7"]) == 0
-    assert DistScorer.calls == 2 + 4 * 7  # observed values + 2 per swap + 2 per bootstrap resample
+    # observed values, then 2 per swap + 2 per half-sample, for the timed probe and the test
+    assert DistScorer.calls == 2 + 4 * (PROBE + 7)
 
 
-def test_different_example_sets_fall_back_to_welch(tmp_path, synthetic_scorers, capsys):
+def test_disjoint_example_sets_fall_back_to_welch(tmp_path, synthetic_scorers, capsys):
     a = write_run(tmp_path, "a", model="a", items=make_items(80, 0.2, 1))
-    b = write_run(tmp_path, "b", model="b", items=make_items(80, 0.2, 2, start=40))
+    b = write_run(tmp_path, "b", model="b", items=make_items(80, 0.2, 2, start=80))
     out = tmp_path / "c.json"
     assert main(["compare", str(a), str(b), "--json", str(out), *FAST]) == 0
     metrics = json.loads(out.read_text())["pairs"][0]["metrics"]
     assert "Welch's t-test (unpaired" in metrics["ed_empathy/diff_er"]["method"]
-    assert "example sets differ (A 80, B 80, 40 shared)" in metrics["ed_empathy/diff_er"]["method"]
+    assert "no example shared (A 80, B 80)" in metrics["ed_empathy/diff_er"]["method"]
     assert metrics["ed_empathy/dist2"]["p"] is None and "same examples" in metrics["ed_empathy/dist2"]["method"]
-    assert "example sets differ" in capsys.readouterr().out
+    assert "no example shared" in capsys.readouterr().out
+
+
+def test_partly_overlapping_example_sets_are_paired_on_the_shared_ones(tmp_path, synthetic_scorers, capsys):
+    """200 vs 20 examples, 20 shared: paired on the 20 (the old code ran Welch on all 220)."""
+    items_a = make_items(200, 0.2, 1)
+    items_b = make_items(20, 0.9, 2, start=50)
+    a = write_run(tmp_path, "a", model="a", items=items_a)
+    b = write_run(tmp_path, "b", model="b", items=items_b)
+    out = tmp_path / "c.json"
+    assert main(["compare", str(a), str(b), "--json", str(out), *FAST]) == 0
+    metrics = json.loads(out.read_text())["pairs"][0]["metrics"]
+    er = metrics["ed_empathy/diff_er"]
+    assert er["n"] == 20 and "paired permutation test" in er["method"] and "Welch" not in er["method"]
+    scores_a = {it.id: v for it, v in zip(items_a, _diff_er(items_a))}
+    assert er["a"] == pytest.approx(sum(scores_a[it.id] for it in items_b) / 20)
+    dist = metrics["ed_empathy/dist2"]
+    assert dist["n"] == 20 and "shared examples" in dist["method"]
+    assert "every metric is compared on the 20 shared examples, paired" in capsys.readouterr().out
+
+
+def _diff_er(items):
+    from tests.synthetic_runs import DiffScorer
+
+    return DiffScorer().compute(items).per_example["diff_er"]
 
 
 def test_different_instruments_are_refused(tmp_path, synthetic_scorers, capsys):
@@ -83,7 +116,7 @@ def test_different_instruments_are_refused(tmp_path, synthetic_scorers, capsys):
     refused = metrics["ed_empathy/diff_er"]
     assert refused["p"] is None and refused["ci"] is None
     assert refused["method"] == "refused: the instrument of scorer '_t_diff' differs: weights_sha256 'w1' vs 'w2'"
-    assert metrics["ed_empathy/length_chars"]["p"] is not None  # other instruments agree
+    assert metrics["ed_empathy/nidf"]["p"] is not None  # other instruments agree
     assert "refused: the instrument of scorer '_t_diff' differs" in capsys.readouterr().out
 
 
@@ -118,8 +151,8 @@ def test_several_runs_are_corrected_together(tmp_path, synthetic_scorers):
     out = tmp_path / "c.json"
     assert main(["compare", *map(str, runs), "--json", str(out), "--all-pairs", "--correction", "bh", *FAST]) == 0
     pairs = json.loads(out.read_text())["pairs"]
-    assert [(p["a"], p["b"]) for p in pairs] == [(str(runs[0]), str(runs[1])), (str(runs[0]), str(runs[2])),
-                                                 (str(runs[1]), str(runs[2]))]
+    names = [display_path(r) for r in runs]
+    assert [(p["a"], p["b"]) for p in pairs] == [(names[0], names[1]), (names[0], names[2]), (names[1], names[2])]
     ps = [m for p in pairs for m in p["metrics"].values() if m["p"] is not None]
     assert all(m["p_adj"] >= m["p"] for m in ps)
     assert all("Benjamini-Hochberg" in m["method"] and f"over {len(ps)} tests" in m["method"] for m in ps)
@@ -209,7 +242,23 @@ def test_expensive_corpus_metric_is_skipped_with_the_reason(two_runs, monkeypatc
     out = a.parent / "c.json"
     assert main(["compare", str(a), str(b), "--json", str(out), "--corpus-budget", "0.5", *FAST]) == 0
     m = json.loads(out.read_text())["pairs"][0]["metrics"]["ed_empathy/dist2"]
-    assert m["p"] is None and m["method"].startswith("not tested: one resample recomputes the metric 4 times")
+    assert m["p"] is None and m["method"].startswith("untested: _t_dist is recomputed 4 times per resample")
+    assert m["test"] == "untested" and "over the 0.5 s budget (--corpus-budget)" in m["method"]
+
+
+def test_a_corpus_metric_far_too_slow_is_ruled_out_before_any_recomputation(two_runs):
+    """At EmPO's size one spanify takes seconds: the scoring time recorded in provenance
+    rules the test out without recomputing the tries 14 times (observed values + probe)."""
+    a, b = two_runs
+    for run, seconds in ((a, 30.0), (b, 31.0)):
+        provenance = run / "tasks" / "ed_empathy" / "provenance.json"
+        info = json.loads(provenance.read_text())
+        provenance.write_text(json.dumps({**info, "scorer_seconds": {"_t_dist": seconds}}))
+    DistScorer.calls = 0
+    out = a.parent / "c.json"
+    assert main(["compare", str(a), str(b), "--json", str(out), *FAST]) == 0
+    m = json.loads(out.read_text())["pairs"][0]["metrics"]["ed_empathy/dist2"]
+    assert m["test"] == "untested" and "(when scored, 62 s each)" in m["method"] and DistScorer.calls == 0
 
 
 def test_seed_runs_against_one_run_get_emprls_one_sample_t_test(tmp_path, synthetic_scorers, capsys):

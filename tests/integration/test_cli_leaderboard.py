@@ -10,6 +10,8 @@ from dataclasses import replace
 import pytest
 
 from harness.cli import main
+from harness.leaderboard.comparison import PROBE
+from tests.support.gfm import assert_tables
 from tests.synthetic_runs import make_items, mmlu_answers, write_run
 from tests.unit.test_openllm import _results
 
@@ -44,27 +46,43 @@ def runs(tmp_path, synthetic_scorers):
     return paths
 
 
-def test_leaderboard_end_to_end(runs, tmp_path, capsys):
+def test_leaderboard_end_to_end(runs, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     out = tmp_path / "board" / "leaderboard.md"
     args = ["leaderboard", *[str(p) for p in runs.values()], "--reference", "human", "--output", str(out), *FAST]
     assert main(args) == 0
     text = out.read_text()
-    rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ") and "Runs" not in line}
+    # every table parses as GFM with whole rows (the |d| headers split the old one: no table at all)
+    parsed = assert_tables(text, 2)
+    assert "Valence |d| ↓" in parsed[0][0]
+    # no absolute path of the machine anywhere
+    for written in (out, out.with_suffix(".json"), out.with_suffix(".csv")):
+        assert str(tmp_path) not in written.read_text()
+    empathy, general = parsed
+    rows = {r[0]: r for r in empathy[1:]}
     # one row per model, seeds folded, reference first
-    assert list(rows)[:5] == ["human (reference)", "opposite-emotion", "sft", "base", "dpo"]
-    assert "| DIFF-EPITOME ↓ |" in text and "| NIDF ↑ |" in text and "| MMLU ↑ |" in text
-    sft = [line for line in text.splitlines() if line.startswith("| sft |")]
-    assert sft[0].split("|")[2].strip() == "2" and " ± " in sft[0]
-    human = [line for line in text.splitlines() if line.startswith("| human (reference) |")]
-    # the ceiling: DIFF-EPITOME exactly 0 with a zero-width interval; no MMLU: blank, not zero
-    assert human[0].split("|")[3].strip() == "0 [0, 0]"
-    assert human[1].split("|")[3].strip() == ""
-    # the floor differs significantly from the reference after correction (1,000 sign
-    # flips: the smallest p is 1/1001, times the number of tests after Holm)
-    opposite = next(line for line in text.splitlines() if line.startswith("| opposite-emotion |"))
-    assert opposite.split("|")[3].strip().startswith("1.683*")
+    assert list(rows) == ["human (reference)", "opposite-emotion", "sft", "base", "dpo"]
+    assert "DIFF-EPITOME ↓" in empathy[0] and "NIDF ↑" in empathy[0] and "MMLU ↑" in general[0]
+    assert "Length (chars)" in empathy[0]  # descriptive: no arrow
+    assert rows["sft"][1] == "2" and " ± " in rows["sft"][2]
+    # the ceiling: DIFF-EPITOME exactly 0 with a zero-width interval
+    assert rows["human (reference)"][2] == "0 [0, 0]"
+    # no MMLU for the reference systems: not shown in the general table, and said so
+    assert [r[0] for r in general[1:]] == ["sft", "base", "dpo"]
+    assert "not shown here, no general-ability results: human, opposite-emotion" in text
+    # the floor differs significantly from the reference after correction; values rounded to
+    # what their interval supports
+    assert rows["opposite-emotion"][2].startswith("1.683* [1.603, 1.760]")
+    # a glossary line per column, with direction and scale
+    for label in ("DIFF-EPITOME", "NIDF", "Dist-2", "Length (chars)", "MMLU", "Open LLM v2"):
+        assert f"- **{label}** " in text
+    assert "- **Length (chars)** descriptive" in text and "- **DIFF-EPITOME** ↓ lower is better: 0-4" in text
+    assert "accuracy on the MMLU questions (n = 200 per row)" in text
+    # what the marks are against, and the resamples of every test
+    assert "the row differs from the reference row **human**" in text and "Holm-corrected over the table's" in text
+    assert "- approximate randomization, 20 resamples: Trie compression, Start words, Dist-2" in text
     # provenance block, methods, figures linked and written
-    assert "## Provenance" in text and "config abc123def456" in text and "`_t_diff`" in text
+    assert "## Provenance" in text and "config abc123def456" in text and "- _t_diff: backbone test; weights_sha256 w1" in text
     assert "Holm" in text and "approximate randomization" in text.lower()
     for name in ("iva_signed.png", "iva_abs.png", "nidf.png", "empathy_vs_mmlu.png", "diff_epitome_by_emotion.png"):
         assert (out.parent / "reports" / "figures" / name).stat().st_size > 1000
@@ -78,6 +96,7 @@ def test_leaderboard_end_to_end(runs, tmp_path, capsys):
     assert cells["sft"]["diff_epitome"]["runs"] == 2 and cells["sft"]["diff_epitome"]["sd"] > 0
     # the reference has no MMLU: no MMLU test, and the table says so
     assert cells["dpo"]["mmlu"]["test"] == "" and "human has no MMLU, Open LLM v2" in text
+    assert cells["dpo"]["diff_epitome"]["versus"] == "human"
     assert cells["dpo"]["openllm"]["value"] == pytest.approx(openllm_avg(0.31))
     assert cells["dpo"]["dist2"]["test"] == "AR (20)" and cells["sft"]["dist2"]["test"] == ""
     assert math.isfinite(cells["dpo"]["dist2"]["ci"][0])
@@ -86,7 +105,8 @@ def test_leaderboard_end_to_end(runs, tmp_path, capsys):
 
 def test_corpus_family_resampled_once_per_row(runs, tmp_path):
     """Two displayed corpus metrics of one scorer: each row's interval and test resample it
-    once for both (20 resamples: an interval recomputes 1 + 20 per run, a test 2 + 4 x 20)."""
+    once for both (20 resamples: an interval recomputes 1 + 20 per run, a test 2 + 4 x 20
+    after a timed probe of 4 x PROBE)."""
     from tests.synthetic_runs import StartScorer
 
     StartScorer.calls = 0
@@ -95,8 +115,9 @@ def test_corpus_family_resampled_once_per_row(runs, tmp_path):
                  "--no-figures", *FAST]) == 0
     rows = json.loads(out.with_suffix(".json").read_text())["tables"][0]["rows"]
     intervals = sum(r["cells"]["trie_start_words"]["runs"] * 21 for r in rows)
-    tests = sum(82 for r in rows if r["cells"]["trie_start_words"]["test"].startswith("AR"))
-    assert tests == 3 * 82  # opposite-emotion, base, dpo (sft has two runs: no AR)
+    per_test = 2 + 4 * (PROBE + 20)
+    tests = sum(per_test for r in rows if r["cells"]["trie_start_words"]["test"].startswith("AR"))
+    assert tests == 3 * per_test  # opposite-emotion, base, dpo (sft has two runs: no AR)
     assert StartScorer.calls == intervals + tests
     for r in rows:
         assert r["cells"]["trie_compression"]["test"] == r["cells"]["trie_start_words"]["test"]
@@ -109,7 +130,7 @@ def test_row_too_slow_for_the_budget_gets_neither_interval_nor_test(runs, tmp_pa
     cells = {r["model"]: r["cells"] for r in json.loads(out.with_suffix(".json").read_text())["tables"][0]["rows"]}
     dpo = cells["dpo"]["dist2"]
     assert dpo["test"] == "" and not math.isfinite(dpo["ci"][0] if dpo["ci"] else float("nan"))
-    assert "budget affords fewer than 19" in dpo["method"]
+    assert "budget affords fewer than 20 half-samples" in dpo["method"]
     assert "not tested against the reference for the same reason" in dpo["method"]
 
 
@@ -129,7 +150,8 @@ def test_scorer_time_recorded_at_scoring_skips_resampling_before_any_recomputati
     assert "took 40.0 s when the run was scored, more than the 30 s budget" in start["method"]
     assert cells["dpo"]["dist2"]["test"] == "AR (20)"  # its other scorer is fast
     # dpo's rows never recomputed: the other rows' intervals and tests only
-    assert StartScorer.calls == 21 + (21 + 82) + 42 + (21 + 82)
+    per_test = 2 + 4 * (PROBE + 20)
+    assert StartScorer.calls == 21 + (21 + per_test) + 42 + (21 + per_test)
 
 
 def test_recorded_time_within_the_budget_is_measured_not_trusted(runs, tmp_path):
@@ -160,8 +182,8 @@ def test_accuracy_tests_against_a_model_reference(runs, tmp_path):
     assert main(["leaderboard", *[str(p) for p in runs.values()], "--reference", "base", "--output", str(out),
                  "--no-figures", *FAST]) == 0
     cells = {r["model"]: r["cells"] for r in json.loads(out.with_suffix(".json").read_text())["tables"][0]["rows"]}
-    assert cells["dpo"]["mmlu"]["test"] == "McNemar" and "exact McNemar" in cells["dpo"]["mmlu"]["method"]
-    assert cells["sft"]["mmlu"]["test"] == "perm"  # several seeds: permutation on seed-averaged correctness
+    assert cells["dpo"]["mmlu"]["test"] == "McNemar (exact)" and "exact McNemar" in cells["dpo"]["mmlu"]["method"]
+    assert cells["sft"]["mmlu"]["test"] == "perm (1,000)"  # several seeds: permutation on seed-averaged correctness
     assert "mmlu" not in cells["human"]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import random
+from pathlib import Path
 
 import pytest
 import torch
@@ -336,3 +337,20 @@ def test_cli_max_length_beyond_the_backbone_is_a_clear_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code != 0 and "Traceback" not in err
     assert "max_length 4096" in err and "1 to 128 tokens" in err
+
+
+RECORDED_TINY_INSTRUMENT = Path(__file__).with_name("tiny_instrument_sha256.json")
+
+
+@pytest.mark.slow
+def test_tiny_instrument_reproduces_bit_for_bit_in_the_locked_environment(tiny_instrument):
+    """The lock (constraints/lock-cpu.txt) fixes every package, so training is bit-identical on any machine."""
+    out, _, manifests = tiny_instrument
+    recorded = json.loads(RECORDED_TINY_INSTRUMENT.read_text())
+    got = {m: store.read_manifest(out / m)["weights_sha256"] for m in ("ER", "IP", "EX")}
+    versions = store.read_manifest(out / "IP")["versions"]
+    differing = {k: (v, versions.get(k)) for k, v in recorded["versions"].items() if versions.get(k) != v}
+    assert got == recorded["weights_sha256"], (
+        f"the tiny instrument's weights differ from {RECORDED_TINY_INSTRUMENT.name}; packages that differ from "
+        f"the recorded ones (recorded, installed): {differing or 'none'}; install the lock (make venv)"
+    )

@@ -1,0 +1,1 @@
+"""Human evaluation: studies, collected ratings, and adapters for published ratings."""
