@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 MIRROR_ENV = "EMPATHY_HARNESS_MIRROR"
 CACHE_ENV = "EMPATHY_HARNESS_CACHE"
 OFFLINE_ENV = "EMPATHY_HARNESS_OFFLINE"
-# which trained EPITOME instrument / BERTScore encoder the metrics use (see README)
+# which trained EPITOME instrument / BERTScore encoder the metrics use (docs/EPITOME.md, docs/METRICS.md)
 EPITOME_BACKBONE_ENV = "EMPATHY_HARNESS_EPITOME_BACKBONE"
 BERTSCORE_MODEL_ENV = "EMPATHY_HARNESS_BERTSCORE_MODEL"
 
@@ -28,6 +29,20 @@ def mirror_dir() -> Path | None:
 def offline() -> bool:
     """True when downloads must not be tried (our variable, or the Hugging Face one)."""
     return any(os.environ.get(name, "") not in ("", "0") for name in (OFFLINE_ENV, "HF_HUB_OFFLINE"))
+
+
+_told_offline: list[str] = []
+
+
+def offline_because(problem: str) -> str:
+    """Offline mode chosen because the model hub did not answer: say so once per process,
+    as information (what was chosen and why), and return the reason recorded with a choice."""
+    if not _told_offline:
+        _told_offline.append(problem)
+        print(f"offline mode: the model hub cannot be reached from here ({problem}), so the packaged offline "
+              f"models are used; set {OFFLINE_ENV}=1 to choose offline mode without trying the hub",
+              file=sys.stderr, flush=True)
+    return "offline mode: the model hub cannot be reached"
 
 
 METRICS_ENV = "EMPATHY_HARNESS_METRICS"

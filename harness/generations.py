@@ -52,7 +52,8 @@ def read_generations(path: str | os.PathLike, skip_invalid: bool = False) -> Gen
             if not raw.strip():
                 continue
             try:
-                record = json.loads(raw.decode("utf-8"))
+                text = raw.decode("utf-8").rstrip("\r\n")
+                record = json.loads(text)
                 item = item_from_record(record)
                 if item.id in first_line:
                     raise _Invalid(f"id {item.id!r} appears twice (first on line {first_line[item.id]})")
@@ -61,7 +62,7 @@ def read_generations(path: str | os.PathLike, skip_invalid: bool = False) -> Gen
             except UnicodeDecodeError:
                 _problem(result, path, line_no, "bytes that are not UTF-8", skip_invalid)
             except json.JSONDecodeError as exc:
-                _problem(result, path, line_no, f"invalid JSON ({exc.msg}, column {exc.colno})", skip_invalid)
+                _problem(result, path, line_no, f"invalid JSON ({exc.msg}, {_where(exc.pos, text)})", skip_invalid)
             except _Invalid as exc:
                 _problem(result, path, line_no, str(exc), skip_invalid)
     return result
@@ -69,6 +70,14 @@ def read_generations(path: str | os.PathLike, skip_invalid: bool = False) -> Gen
 
 class _Invalid(ValueError):
     pass
+
+
+def _where(position: int, line: str) -> str:
+    """The column of a JSON error within its line (json counts columns from the last newline
+    it saw, so an error at a line's end read with its newline says column 1)."""
+    if position >= len(line.rstrip()):
+        return f"at the end of the line, column {position + 1}: is the line cut short?"
+    return f"column {position + 1}"
 
 
 def _problem(result: Generations, path: Path, line_no: int, reason: str, skip_invalid: bool) -> None:

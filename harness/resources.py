@@ -106,6 +106,14 @@ RESOURCES: dict[str, Resource] = {
             description="MMLU, original release layout (MIT)",
         ),
         Resource(
+            "eq-bench",
+            "eq-bench/eq_bench_v2_questions_171.json",
+            "https://raw.githubusercontent.com/EQ-bench/EQ-Bench/2f6eab448812177bda543711390d81b97686b81c/"
+            "data/eq_bench_v2_questions_171.json",
+            "b4e9bf11df7e88bc12381efab18565f8b0ff0d4743fe8708c4482df91c4e617a",
+            description="EQ-Bench v2 questions, 171 (MIT)",
+        ),
+        Resource(
             "empo-human-eval",
             "empo-human-eval/he_data.csv",
             "https://raw.githubusercontent.com/justtherightsize/empo/main/data/he_data.csv",

@@ -10,6 +10,7 @@ A scored folder `DIR/<stem>/` holds:
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import os
@@ -29,28 +30,31 @@ from harness.metrics.base import Item, ScoreResult
 
 
 def resolve_metrics(requested: Iterable[str] | None) -> list[str]:
-    """Scorer names for `requested` (scorer names or summary keys, comma-separated allowed);
-    all registered scorers when None."""
+    """Scorer names for `requested` (scorer names or summary keys, each entry separated by
+    commas and/or spaces); all registered scorers when None."""
     available = base.available()
     if requested is None:
         return available
     by_key = {out.name: name for name in available for out in base.get_scorer(name).outputs}
     chosen: list[str] = []
     for entry in requested:
-        for name in (part.strip() for part in entry.split(",")):
-            if not name:
-                continue
+        for name in entry.replace(",", " ").split():
             scorer = name if name in available else by_key.get(name)
             if scorer is None:
-                raise HarnessError(
-                    f"unknown metric {name!r}; metrics: {', '.join(available)}; "
-                    f"or one of their keys: {', '.join(by_key)}"
-                )
+                raise HarnessError(_unknown_metric(name, available, list(by_key)))
             if scorer not in chosen:
                 chosen.append(scorer)
     if not chosen:
         raise HarnessError("--metrics named no metric")
     return chosen
+
+
+def _unknown_metric(name: str, available: list[str], keys: list[str]) -> str:
+    close = difflib.get_close_matches(name, available + keys, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    if not close and Path(name).exists():
+        hint = " (it is a file: put --metrics after the files, or end its names with --)"
+    return f"unknown metric {name!r}{hint}; metrics: {', '.join(available)}; or one of their keys: {', '.join(keys)}"
 
 
 @contextmanager

@@ -13,7 +13,7 @@ import sys
 from harness import __version__
 from harness.errors import HarnessError
 
-COMMANDS = ["data", "eval", "score", "epitome", "compare", "leaderboard", "train", "demo", "human-eval"]
+COMMANDS = ["data", "eval", "score", "epitome", "compare", "leaderboard", "train", "preferences", "demo", "human-eval"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,7 +25,20 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         importlib.import_module(f"harness.cli.{name.replace('-', '_')}").register(subparsers)
+    _describe(subparsers)
     return parser
+
+
+def _describe(subparsers: argparse._SubParsersAction) -> None:
+    """A command's `--help` opens with its description; one given only a one-line help gets
+    that line."""
+    helps = {action.dest: action.help for action in subparsers._choices_actions}
+    for name, sub in subparsers.choices.items():
+        if sub.description is None and helps.get(name):
+            sub.description = helps[name][0].upper() + helps[name][1:] + "."
+        for action in sub._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _describe(action)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,7 @@ import json
 import math
 from pathlib import Path
 
-from harness.cli import instruments
+from harness.cli import instruments, metric_option
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "Emp-F1 and Dist-n are resampled from per-example counts and need no budget")
     p.add_argument("--seed", type=int, default=0, help="seed of every resampling (default 0)")
     p.add_argument("--level", type=float, default=0.95, help="confidence level of the intervals (default 0.95)")
-    p.add_argument("--metrics", nargs="+", help="scorers to run on generations files (default: all registered)")
+    metric_option.add(p, "scorers to run on generations files (default: all registered)")
     instruments.add_options(p)
     p.set_defaults(func=run_compare)
 
@@ -50,7 +50,7 @@ def run_compare(args: argparse.Namespace) -> int:
         raise HarnessError("--resamples must be at least 1")
     if not 0 < args.level < 1:
         raise HarnessError("--level must be between 0 and 1, e.g. 0.95")
-    runs = [load_run(path, metrics=args.metrics) for path in args.runs]
+    runs = [load_run(path, metrics=metric_option.chosen(args.metrics)) for path in args.runs]
     settings = comparison.Settings(
         resamples=args.resamples, corpus_resamples=args.corpus_resamples,
         corpus_budget=args.corpus_budget or None, seed=args.seed, level=args.level, correction=args.correction)

@@ -11,9 +11,13 @@ from harness.data import ed
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("data", help="dataset statistics")
     sub = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
-    stats = sub.add_parser("stats", help="per split: conversations, examples, labels, skipped rows and why")
+    stats = sub.add_parser("stats", help="per split: conversations, examples, labels, skipped rows and why",
+                           description="Read EmpatheticDialogues as the harness does and print, per split, the rows "
+                                       "read, conversations, evaluation examples, labels, and every skipped row or "
+                                       "conversation with its reason.")
     stats.add_argument("--source", help="ED release tarball or folder (default: mirror, cache, or download)")
-    stats.add_argument("--splits", nargs="+", default=list(ed.SPLITS), choices=ed.SPLITS)
+    stats.add_argument("--splits", nargs="+", default=list(ed.SPLITS), choices=ed.SPLITS, metavar="SPLIT",
+                       help=f"which splits to read: {', '.join(ed.SPLITS)} (default all)")
     stats.add_argument("--strict", action="store_true", help="fail on the first malformed row instead of skipping it")
     stats.add_argument("--json", metavar="FILE", help="also write the statistics as JSON")
     stats.set_defaults(func=run_stats)

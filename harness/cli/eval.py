@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from harness.cli import instruments
 from harness.cpu import openmp_wait_policy
@@ -18,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "eval",
         help="evaluate a model (default: the embedded SmolLM2-135M-Instruct) into a run folder",
         description="Evaluate a model with lm-eval on the harness's tasks (ed_empathy, ed_empathy_short, empathy, "
-        "empo, mmlu_offline) or any lm-eval task (mmlu, leaderboard, ...), and write a run folder.",
+        "empo, empo_offline, mmlu_offline, eq_bench_offline) or any lm-eval task (mmlu, leaderboard, ...), and write a run folder.",
     )
     parser.add_argument("--model", choices=MODELS, help="lm-eval backend (hf, vllm) or a reference system "
                         "(human, opposite-emotion); default: the embedded SmolLM2-135M-Instruct on hf")
@@ -46,9 +47,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--system-instruction", help="lm-eval's system instruction, put before each task's prompt")
     parser.add_argument("--gen-kwargs", help="override generation arguments, e.g. max_gen_toks=64")
     parser.add_argument("--num-fewshot", type=int, help="override the tasks' few-shot counts (not the ED tasks')")
-    parser.add_argument("--mmlu-source", choices=("auto", "hub", "offline"), default="auto",
-                        help="mmlu/empo from the Hub, or as mmlu_offline/empo_offline from the MMLU release "
-                        "(auto: offline when downloads are off or the data mirror has MMLU)")
+    parser.add_argument("--data-source", "--mmlu-source", dest="data_source", choices=("auto", "hub", "offline"),
+                        default="auto", help="mmlu/eq_bench/empo from the Hub, or as mmlu_offline/eq_bench_offline/"
+                        "empo_offline from the original releases (auto: offline when downloads are off or the data "
+                        "mirror holds them); --mmlu-source is the former name")
     parser.add_argument("--no-cache", action="store_true", help="do not reuse or keep this model's cached responses")
     parser.add_argument("-v", "--verbose", action="store_true", help="show lm-eval's log")
     instruments.add_options(parser)
@@ -57,16 +59,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     openmp_wait_policy()
+    from harness.lmeval import taskdir
+
+    taskdir.check_names(t.strip() for t in args.tasks.split(",") if t.strip())  # a typo fails before torch loads
     from harness.runs.evaluate import request_from_cli, run as evaluate
 
     quiet_logs(args.verbose)
     instruments.apply(args)
     seeds = parse_seeds(args.seeds, args.seed)
     if seeds is None:
-        evaluate(request_from_cli(args, sys.argv))
+        print(results_text(evaluate(request_from_cli(args, sys.argv))))
         return 0
-    from pathlib import Path
-
     from harness.runs.evaluate import display_name
     from harness.runs.identity import slug
 
@@ -75,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     for seed in seeds:
         request = request_from_cli(args, sys.argv)
         request.seed, request.output = seed, root / f"seed-{seed}"
-        evaluate(request)
+        print(results_text(evaluate(request)))
     return 0
 
 
@@ -92,6 +95,21 @@ def parse_seeds(value: str | None, seed: int | None) -> list[int] | None:
     if not seeds or len(set(seeds)) != len(seeds):
         raise HarnessError(f"--seeds {value!r}: give distinct seeds, e.g. 1,2,3,4,5")
     return seeds
+
+
+def results_text(folder: Path) -> str:
+    """lm-eval's results tables (as `lm_eval` prints them), then where the run's files are."""
+    import json
+
+    from lm_eval.utils import make_table
+
+    results = json.loads((folder / "results.json").read_text())
+    tables = [make_table(results)] + ([make_table(results, "groups")] if results.get("groups") else [])
+    files = [f"{folder}/manifest.json  what produced the run", f"{folder}/results.json  lm-eval's results"]
+    for task in sorted(p for p in (folder / "tasks").iterdir() if p.is_dir()):
+        names = sorted(p.name for p in task.iterdir() if p.is_file())
+        files.append(f"{task}/{{{','.join(names)}}}")
+    return "\n".join(tables) + "\nrun folder: " + str(folder) + "\n" + "\n".join("  " + f for f in files)
 
 
 def quiet_logs(verbose: bool) -> None:

@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        description="Serve the study in DIR at http://127.0.0.1:PORT/. Answers are appended to "
                                    "DIR/answers.jsonl as they are given; DIR/ratings.csv is rewritten after each "
                                    "submitted batch.")
-    s.add_argument("study", metavar="DIR")
+    s.add_argument("study", metavar="DIR", help="a study folder written by human-eval prepare")
     s.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765; 0 = any free port)")
     s.add_argument("--verbose", action="store_true", help="log every request")
     s.set_defaults(func=run_serve)
@@ -43,7 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     a = sub.add_parser("analyze", help="means, pairwise tests, A/B sign tests, agreement, figure",
                        description="Analyse a ratings file (serve's ratings.csv, CSV or JSON lines) with the study's "
                                    "key, or EmPO's he_data.csv as released (its columns are recognised).")
-    a.add_argument("ratings", metavar="RATINGS")
+    a.add_argument("ratings", metavar="RATINGS",
+                   help="ratings file: serve's ratings.csv, CSV or JSON lines, or EmPO's he_data.csv")
     a.add_argument("--key", metavar="KEY", help="the study's key.json (unblinds the system codes)")
     a.add_argument("--design", help="without --key: the design the ratings follow (system codes stay blinded)")
     a.add_argument("--order", help="comma-separated systems, hypothesised best first: each pair is tested one-sided "

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from harness.cli import metric_option
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -36,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "and test; beyond, its interval or test is left out with the reason (default 120; 0 = no "
                         "limit)")
     p.add_argument("--seed", type=int, default=0, help="seed of every resampling (default 0)")
-    p.add_argument("--metrics", nargs="+", help="scorers to run on generations files (default: all registered)")
+    metric_option.add(p, "scorers to run on generations files (default: all registered)")
     p.set_defaults(func=run_leaderboard)
 
 
@@ -60,7 +62,7 @@ def run_leaderboard(args: argparse.Namespace) -> int:
     runs = []
     for arg in args.runs:
         name, path = parse_run_argument(arg)
-        run = load_run(path, metrics=args.metrics)
+        run = load_run(path, metrics=metric_option.chosen(args.metrics))
         if name:
             run.model = run.label = name
         runs.append(run)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from harness.cli import instruments
+from harness.cli import instruments, metric_option
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,10 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="generations or lm-eval samples (JSON lines)")
     parser.add_argument("--output", "-o", required=True, metavar="DIR", help="folder for the scored folders")
-    parser.add_argument(
-        "--metrics", action="append", metavar="NAMES",
-        help="comma-separated metrics or summary keys (default: all), e.g. nidf,iva,tries; repeatable",
-    )
+    metric_option.add(parser, "the metrics to compute (default: all)")
     parser.add_argument("--skip-invalid", action="store_true", help="skip and count malformed lines instead of failing")
     parser.add_argument(
         "--tokenizer", choices=["punkt", "preserve_line"], default="punkt",
@@ -31,11 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--iva-aggregate", choices=["max", "mean"], default="max",
-        help="per-utterance IVA score: max over tokens (METRICS.md, default) or mean",
+        help="per-utterance IVA score: max over tokens (docs/METRICS.md, default) or mean",
     )
     parser.add_argument(
         "--nidf-documents", choices=["utterances", "empo-sp1"], default="utterances",
-        help="NIDF document set: every ED train+valid utterance (METRICS.md, default) or EmPO's code's "
+        help="NIDF document set: every ED train+valid utterance (docs/METRICS.md, default) or EmPO's code's "
         "'sp1' utterances (all but each conversation's last turn)",
     )
     parser.add_argument("--ed-source", metavar="PATH", help="ED release for the NIDF counts (default: mirror or cache)")
@@ -49,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from harness.generations import read_generations
 
     instruments.apply(args)
-    metrics = scoring.resolve_metrics(args.metrics)
+    metrics = metric_option.chosen(args.metrics)
     stems: dict[str, str] = {}
     for name in args.files:
         stem = Path(name).stem
@@ -59,8 +56,7 @@ def run(args: argparse.Namespace) -> int:
                 "rename one, or score them into different --output folders"
             )
         stems[stem] = name
-        if not Path(name).is_file():
-            raise HarnessError(f"{name}: no such file")
+        check_input(Path(name))
 
     # read every input first: a bad line stops the command before any scoring
     inputs = {name: read_generations(name, skip_invalid=args.skip_invalid) for name in args.files}
@@ -75,3 +71,19 @@ def run(args: argparse.Namespace) -> int:
             print(f"scored {name}: {result.summary['n']} examples{note} -> {folder}", file=sys.stderr)
     print(scoring.format_table(results))
     return 0
+
+
+def check_input(path: Path) -> None:
+    """A generations file; a folder gets a message naming what to pass instead."""
+    from harness.errors import HarnessError
+
+    if path.is_dir():
+        inside = sorted(path.glob("tasks/*/generations.jsonl"))
+        if inside:
+            raise HarnessError(f"{path} is a run folder; score takes generations files, e.g. "
+                               f"{' '.join(str(p) for p in inside)} (compare and leaderboard read the folder itself)")
+        if (path / "summary.json").is_file():
+            raise HarnessError(f"{path} is a scored folder, already scored; compare and leaderboard read it as it is")
+        raise HarnessError(f"{path} is a folder; score takes generations files (JSON lines), e.g. {path}/*.jsonl")
+    if not path.is_file():
+        raise HarnessError(f"{path}: no such file")

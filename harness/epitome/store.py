@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 
-from harness.config import EPITOME_BACKBONE_ENV, cache_dir, offline
+from harness.config import EPITOME_BACKBONE_ENV, cache_dir, offline, offline_because
 from harness.epitome.data import MECHANISMS
 from harness.epitome.recipes import Recipe, recipe_for
 from harness.errors import HarnessError
@@ -59,7 +59,7 @@ def choose_backbone(requested: str | None = None) -> BackboneChoice:
     problem = hub_problem(ONLINE_DEFAULT)
     if problem is None:
         return BackboneChoice(ONLINE_DEFAULT, "the default where the model hub can be reached")
-    return BackboneChoice(OFFLINE_DEFAULT, f"the model hub cannot be reached: {problem}")
+    return BackboneChoice(OFFLINE_DEFAULT, offline_because(problem))
 
 
 @lru_cache(maxsize=4)

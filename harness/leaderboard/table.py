@@ -44,7 +44,7 @@ from harness.leaderboard.comparison import (Settings, _differing_fields, corpus_
 from harness.leaderboard.runs import Run, TaskData
 
 ED_TASKS = ("ed_empathy", "ed_empathy_short", "")
-MMLU, OPENLLM = "mmlu", "openllm"
+MMLU, EQ_BENCH, OPENLLM = "mmlu", "eq_bench", "openllm"
 EMPATHY, GENERAL = "empathy", "general"
 VERSUS = ("reference", "best")
 
@@ -96,6 +96,13 @@ COLUMNS: list[ColumnSpec] = [
     ColumnSpec("length_chars", "Length (chars)", EMPATHY, "characters per response"),
     ColumnSpec(MMLU, "MMLU", GENERAL, "0-1, accuracy on the MMLU questions", source="task:mmlu:acc",
                higher_is_better=True),
+    # lm-eval's eq_bench or eq_bench_offline (docs/EQ_BENCH.md): its per-question metrics
+    ColumnSpec(EQ_BENCH, "EQ-Bench", GENERAL, "at most 100, lm-eval's EQ-Bench v2 score per question (100: the "
+               "reference emotion intensities; random answers about 0; unparseable answers 0)",
+               source="task:eq_bench:eqbench", higher_is_better=True),
+    ColumnSpec(f"{EQ_BENCH}_parseable", "EQ-Bench % parseable", GENERAL, "0-100, share of EQ-Bench answers lm-eval "
+               "could score (four emotions of the question, each with a number)",
+               source="task:eq_bench:percent_parseable", higher_is_better=True),
     ColumnSpec(OPENLLM, "Open LLM v2", GENERAL, "0-100, the Open LLM Leaderboard v2 average of the six normalized "
                "task scores", source="openllm", higher_is_better=True),
     *(ColumnSpec(f"{OPENLLM}:{t}", t, GENERAL, f"0-100, the normalized {t} score of the Open LLM average",

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from harness.config import BERTSCORE_MODEL_ENV, offline
+from harness.config import BERTSCORE_MODEL_ENV, offline, offline_because
 from harness.metrics.base import EXAMPLE, Item, Output, Scorer, Scores, register
 
 EMPO_MODEL, EMPO_LAYER = "roberta-large", 17
@@ -62,7 +62,7 @@ def choose_model() -> tuple[str, str]:
     problem = hub_problem(EMPO_MODEL)
     if problem is None:
         return EMPO_MODEL, "EmPO's setting"
-    return OFFLINE_MODEL, f"the model hub cannot be reached: {problem}"
+    return OFFLINE_MODEL, offline_because(problem)
 
 
 def _layers(model: str, path: str) -> int:

@@ -16,6 +16,7 @@ import logging
 import platform
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -64,7 +65,7 @@ class EvalRequest:
     gen_kwargs: str | None = None
     num_fewshot: int | None = None
     use_cache: bool = True
-    mmlu_source: str = "auto"
+    data_source: str = "auto"  # mmlu / eq_bench / empo: lm-eval's Hub copies or the offline variants (taskdir)
     command: list[str] | None = None
 
 
@@ -98,9 +99,10 @@ def run(request: EvalRequest) -> Path:
     output = Path(request.output or Path("reports") / "runs" / slug(name))
     staging = run_folder.prepare_output(output)
     try:
-        tasks, replaced = taskdir.offline_substitutes(request.tasks, request.mmlu_source)
+        tasks, replaced = taskdir.offline_substitutes(request.tasks, request.data_source)
         for old, new in replaced.items():
-            _say(f"{old} -> {new}: MMLU from its original release (same prompts and metric as lm-eval's {old})")
+            _say(f"{old} -> {new}: read from the original release, not the Hub (the prompts and metrics of "
+                 f"lm-eval's {old})")
         _say(f"tasks: {', '.join(tasks)}")
         manager = taskdir.task_manager(tasks)
         _check_names(tasks, manager)
@@ -197,6 +199,7 @@ def _score_in_batches_of(lm, size: int) -> None:
 def _simple_evaluate(request, lm, model_args, tasks, manager, apply_template, cache, seeds) -> dict:
     from lm_eval import simple_evaluate
 
+    simple_evaluate = with_one_prompt_bar(simple_evaluate, len(_leaves(tasks, manager)))
     samples = _samples(request, tasks, manager) if request.task_limits else None
     try:
         results = simple_evaluate(
@@ -226,12 +229,56 @@ def _simple_evaluate(request, lm, model_args, tasks, manager, apply_template, ca
     return results
 
 
+def with_one_prompt_bar(evaluate, tasks: int):
+    """`evaluate` (lm-eval's simple_evaluate) drawing one labelled progress bar over the
+    `tasks` while it builds their prompts."""
+
+    def evaluated(*args, **kwargs):
+        with one_prompt_bar(tasks):
+            return evaluate(*args, **kwargs)
+
+    return evaluated
+
+
+@contextmanager
+def one_prompt_bar(tasks: int):
+    """lm-eval draws an unlabelled progress bar per task while it builds the prompts (57 for
+    MMLU's subjects); draw one labelled bar over the `tasks` instead, closed when the last
+    task's prompts are built (before the model's own bars start)."""
+    import lm_eval.api.task as lm_task
+    from tqdm import tqdm
+
+    bar = None
+
+    def one_task(iterable, total=None, **_):
+        nonlocal bar
+        if bar is None:  # made at the first task, not while lm-eval loads the tasks
+            bar = tqdm(desc="Building prompts", total=tasks, unit="task")
+        yield from iterable
+        bar.update()
+        if bar.n >= bar.total:
+            bar.close()
+
+    original = lm_task.tqdm
+    lm_task.tqdm = one_task
+    try:
+        yield
+    finally:
+        lm_task.tqdm = original
+        if bar is not None:
+            bar.close()
+
+
+def _leaves(tasks: list[str], manager) -> set[str]:
+    return {leaf for name in tasks for leaf in taskdir.leaf_tasks(name, manager.task_index)}
+
+
 def _samples(request: EvalRequest, tasks: list[str], manager) -> dict[str, list[int]]:
     """lm-eval's `samples` (doc indices per leaf task) for per-task limits: each task takes
     the limit of the most specific name given for it (a task, or a group holding it),
     else --limit N, else all its documents."""
     index = manager.task_index
-    run_leaves = {leaf for name in tasks for leaf in taskdir.leaf_tasks(name, index)}
+    run_leaves = _leaves(tasks, manager)
     named = {}
     for name, k in request.task_limits.items():
         leaves = set(taskdir.leaf_tasks(name, index)) & run_leaves
@@ -248,11 +295,7 @@ def _samples(request: EvalRequest, tasks: list[str], manager) -> dict[str, list[
 
 
 def _check_names(tasks: list[str], manager) -> None:
-    unknown = [t for t in tasks if t not in manager.task_index]
-    if unknown:
-        ours = sorted(n for n in taskdir.own_index() if not n.startswith(("mmlu_offline_", "_")))
-        raise HarnessError(f"unknown task(s) {', '.join(unknown)}; the harness's: {', '.join(ours)}; "
-                           "lm-eval's: see `lm_eval ls tasks`")
+    taskdir.check_names(tasks, manager.task_index)
 
 
 def _resolved_args(request: EvalRequest) -> dict:
@@ -398,7 +441,7 @@ def request_from_cli(args, argv: list[str] | None = None) -> EvalRequest:
     request.gen_kwargs = args.gen_kwargs
     request.num_fewshot = args.num_fewshot
     request.use_cache = not args.no_cache
-    request.mmlu_source = args.mmlu_source
+    request.data_source = args.data_source
     request.command = list(argv) if argv else None
     return request
 

@@ -13,6 +13,16 @@ Per-epoch pairs: the trainer's train dataset is an `EpochPairs` view whose conte
 epoch's own draw (`PreferenceBuilder.epoch(e)`, tokenized by trl's own DPO preprocessing);
 `RedrawEachEpoch` switches it at the start of every epoch. The dataloader, sampler and
 learning-rate schedule are built once, for all epochs, as for any multi-epoch run.
+
+Two options change this (`train dpo --pairs FILE`, `--from-base`):
+
+- a preference file (harness.pairs.files) replaces the opposite-emotion pairs: the same
+  pairs every epoch; its sha256, row count and provenance sidecar go into training.json.
+  The held-out pairs stay the recipe's opposite-emotion pairs on the held-out split, so
+  reward accuracy is reported on one yardstick whatever the training pairs;
+- from the base: no SFT adapter; a fresh LoRA adapter from the recipe's `lora` section is
+  trained, and trl computes the reference log-probabilities with the adapter disabled, so
+  the reference is the base model itself. The adapter applies to the base model too.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ from typing import Callable, Sequence
 
 from harness.embedded import resolve_model
 from harness.errors import HarnessError
+from harness.pairs.files import PairsFile
 from harness.train import data, run_folder
 from harness.train.recipe import Recipe
 from harness.train.sft import eval_model_args, load_tokenizer
@@ -83,23 +94,24 @@ def sft_adapter(sft_dir: Path, seed: int, several_seeds: bool) -> Path:
     return Path(sft_dir)
 
 
-def sft_policy(recipe: Recipe, sft_dir: Path, args):
-    """The base model with the SFT adapter, trainable, and the SFT folder's tokenizer: the
-    starting policy of DPO and RL. The model is built here, so trl must not load one
-    itself (`args.model_init_kwargs` is consumed)."""
+def sft_policy(recipe: Recipe, sft_dir: Path | None, args):
+    """The starting policy of DPO and RL, and its tokenizer: the base model with the SFT
+    adapter (trainable), or the bare base model when `sft_dir` is None. The model is built
+    here, so trl must not load one itself (`args.model_init_kwargs` is consumed)."""
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    adapter_config = run_folder.adapter_files(sft_dir)
     base = resolve_model(recipe.base_model)
-    trained_on = adapter_config.get("base_model_name_or_path")
-    if trained_on and not _same_model(trained_on, base):
-        raise HarnessError(
-            f"{sft_dir / 'adapter_config.json'}: the SFT adapter was trained on {trained_on}, but the recipe's "
-            f"base model is {recipe.base_model} ({base}); use the recipe the SFT run used"
-        )
-    tokenizer = load_tokenizer(str(sft_dir))
+    if sft_dir is not None:
+        adapter_config = run_folder.adapter_files(sft_dir)
+        trained_on = adapter_config.get("base_model_name_or_path")
+        if trained_on and not _same_model(trained_on, base):
+            raise HarnessError(
+                f"{sft_dir / 'adapter_config.json'}: the SFT adapter was trained on {trained_on}, but the recipe's "
+                f"base model is {recipe.base_model} ({base}); use the recipe the SFT run used"
+            )
+    tokenizer = load_tokenizer(str(sft_dir) if sft_dir is not None else base)
     init_kwargs = dict(args.model_init_kwargs or {})
     args.model_init_kwargs = None
     dtype = init_kwargs.pop("dtype", init_kwargs.pop("torch_dtype", "float32"))
@@ -108,30 +120,44 @@ def sft_policy(recipe: Recipe, sft_dir: Path, args):
         model = AutoModelForCausalLM.from_pretrained(base, **init_kwargs)
     except OSError as exc:
         raise HarnessError(f"cannot load the base model {base}: {exc}") from None
-    model = PeftModel.from_pretrained(model, str(sft_dir), is_trainable=True)
+    if sft_dir is not None:
+        model = PeftModel.from_pretrained(model, str(sft_dir), is_trainable=True)
     return model, tokenizer
 
 
-def build_trainer(recipe: Recipe, sft_dir: Path, seed: int, checkpoints: Path, callbacks: Sequence = ()):
-    """trl's DPOTrainer continuing the SFT adapter, with per-epoch pairs. Returns
-    (trainer, builder, heldout pairs, EpochPairs)."""
+def build_trainer(recipe: Recipe, sft_dir: Path | None, seed: int, checkpoints: Path, callbacks: Sequence = (),
+                  pairs_file: PairsFile | None = None):
+    """trl's DPOTrainer continuing the SFT adapter (or a fresh adapter on the base when
+    `sft_dir` is None), on per-epoch opposite-emotion pairs or the fixed pairs of
+    `pairs_file`. Returns (trainer, builder, heldout pairs, EpochPairs or None)."""
     from trl import DPOTrainer
 
     args = recipe.dpo_config(checkpoints, seed)  # first: a recipe this machine cannot run fails at once
     model, tokenizer = sft_policy(recipe, sft_dir, args)
 
     builder, heldout = data.preference_builders(recipe, seed)
+    if pairs_file is not None:
+        from datasets import Dataset
+
+        train_dataset = Dataset.from_list(pairs_file.records(recipe.system_prompt))
+    else:
+        train_dataset = data.pairs_dataset(builder.epoch(0), recipe.system_prompt)
     trainer = DPOTrainer(
         model=model,
         ref_model=None,
         args=args,
-        train_dataset=data.pairs_dataset(builder.epoch(0), recipe.system_prompt),
+        train_dataset=train_dataset,
         eval_dataset=data.pairs_dataset(heldout, recipe.system_prompt) if heldout else None,
         processing_class=tokenizer,
         callbacks=list(callbacks),
+        peft_config=recipe.lora_config() if sft_dir is None else None,
     )
-    if "ref" not in trainer.model.peft_config:
+    if sft_dir is not None and "ref" not in trainer.model.peft_config:
         raise HarnessError("trl did not create the frozen reference copy of the SFT adapter; check the trl version")
+    if sft_dir is None and "ref" in trainer.model.peft_config:
+        raise HarnessError("trl created a reference adapter for a fresh adapter; check the trl version")
+    if pairs_file is not None:
+        return trainer, builder, heldout, None
     first = trainer.train_dataset
 
     def prepare(epoch: int):
@@ -147,24 +173,34 @@ def build_trainer(recipe: Recipe, sft_dir: Path, seed: int, checkpoints: Path, c
     return trainer, builder, heldout, pairs
 
 
-def train_dpo(recipe: Recipe, sft_dir: Path, output: Path, seed: int, callbacks: Sequence = ()) -> Path:
-    """Train (or resume, or skip when complete) one DPO run into `output`."""
+def train_dpo(recipe: Recipe, sft_dir: Path | None, output: Path, seed: int, callbacks: Sequence = (),
+              pairs_file: PairsFile | None = None) -> Path:
+    """Train (or resume, or skip when complete) one DPO run into `output`: from the SFT
+    adapter in `sft_dir`, or from the base model when it is None; on opposite-emotion pairs,
+    or on `pairs_file` (read and validated with harness.pairs.files.read_pairs)."""
     from accelerate import PartialState
 
     state = PartialState()
-    sft_dir = Path(sft_dir)
-    adapter_config = run_folder.adapter_files(sft_dir)
-    sft_sha = _sha256(sft_dir / "adapter_model.safetensors")
     base = resolve_model(recipe.base_model)
-    fingerprint = recipe.fingerprint(
-        seed, "dpo", {"source": data.source_info(recipe)["sha256"], "sft_adapter_sha256": sft_sha}
-    )
+    if sft_dir is not None:
+        sft_dir = Path(sft_dir)
+        adapter_config = run_folder.adapter_files(sft_dir)
+        sft_sha = _sha256(sft_dir / "adapter_model.safetensors")
+    else:
+        adapter_config, sft_sha = {}, None
+    extra = {"source": data.source_info(recipe)["sha256"], "sft_adapter_sha256": sft_sha or "none: from the base"}
+    if pairs_file is not None:
+        extra["pairs_sha256"] = pairs_file.sha256
+        extra["lora"] = recipe.resolved(seed)["lora"] if sft_dir is None else None
+    elif sft_dir is None:
+        extra["lora"] = recipe.resolved(seed)["lora"]
+    fingerprint = recipe.fingerprint(seed, "dpo", extra)
     with state.main_process_first():
         run = run_folder.open_run(output, "dpo", fingerprint, recipe.resolved(seed), seed, write=state.is_main_process)
     if run.complete:
         print(f"{output}: DPO already complete (see {output / run_folder.STATE}); skipping")
         return output
-    trainer, builder, heldout, _pairs = build_trainer(recipe, sft_dir, seed, run.checkpoints, callbacks)
+    trainer, builder, heldout, _pairs = build_trainer(recipe, sft_dir, seed, run.checkpoints, callbacks, pairs_file)
     if run.resume_from:
         print(f"{output}: resuming DPO from {run.resume_from}")
     trainer.train(resume_from_checkpoint=run.resume_from)
@@ -172,36 +208,56 @@ def train_dpo(recipe: Recipe, sft_dir: Path, output: Path, seed: int, callbacks:
     if state.is_main_process:
         # trainer.save_model writes every adapter; the frozen "ref" copy is the SFT adapter itself
         shutil.rmtree(output / "ref", ignore_errors=True)
-        epochs = math.ceil(trainer.args.num_train_epochs) if trainer.args.max_steps <= 0 else None
-        drawn = range(epochs if epochs else int(math.floor(trainer.state.epoch + 1e-9)) + 1)
-        per_epoch = {e: builder.epoch(e) for e in drawn}
-        _write_pairs(output / "pairs.jsonl", per_epoch)
         source = data.source_info(recipe)
+        heldout_info = {
+            "split": recipe.heldout.split,
+            "pairs": len(heldout),
+            "draw_seed": recipe.heldout.seed,
+            "sha256": data.records_sha256(heldout),
+        }
+        if pairs_file is None:
+            epochs = math.ceil(trainer.args.num_train_epochs) if trainer.args.max_steps <= 0 else None
+            drawn = range(epochs if epochs else int(math.floor(trainer.state.epoch + 1e-9)) + 1)
+            per_epoch = {e: builder.epoch(e) for e in drawn}
+            _write_pairs(output / "pairs.jsonl", per_epoch)
+            data_info = {
+                "pairs": "opposite-emotion (EmPO)",
+                "source": source,
+                "split": recipe.dpo_data.split,
+                "pairs_per_epoch": len(builder.examples),
+                "draw_seed": seed,
+                "system_prompt": recipe.system_prompt_name,
+                "sha256_per_epoch": {str(e): data.records_sha256(p) for e, p in per_epoch.items()},
+                "heldout": heldout_info,
+            }
+        else:
+            data_info = {
+                "pairs": "file",
+                "pairs_file": pairs_file.describe(),
+                "pairs_per_epoch": len(pairs_file.rows),
+                "system_prompt": recipe.system_prompt_name if pairs_file.format == "harness" else None,
+                "sha256_records": data.records_sha256(pairs_file.records(recipe.system_prompt)),
+                "source": source,
+                "heldout": heldout_info,
+            }
+        if sft_dir is not None:
+            sft_info = {
+                "path": str(sft_dir.resolve()),
+                "sha256": sft_sha,
+                "base_model_name_or_path": adapter_config.get("base_model_name_or_path"),
+            }
+            reference = "the SFT model: base + the SFT adapter (trl's frozen 'ref' copy of it)"
+        else:
+            sft_info = None
+            reference = "the base model: a fresh LoRA adapter from the recipe, disabled for the reference (trl)"
         run.finish(
             {
                 "base_model": recipe.base_model,
                 "base_model_path": base,
-                "sft_adapter": {
-                    "path": str(sft_dir.resolve()),
-                    "sha256": sft_sha,
-                    "base_model_name_or_path": adapter_config.get("base_model_name_or_path"),
-                },
-                "reference_model": "the SFT model: base + the SFT adapter (trl's frozen 'ref' copy of it)",
+                "sft_adapter": sft_info,
+                "reference_model": reference,
                 "recipe_file": {"path": str(recipe.path.resolve()), "sha256": _sha256(recipe.path)},
-                "data": {
-                    "source": source,
-                    "split": recipe.dpo_data.split,
-                    "pairs_per_epoch": len(builder.examples),
-                    "draw_seed": seed,
-                    "system_prompt": recipe.system_prompt_name,
-                    "sha256_per_epoch": {str(e): data.records_sha256(p) for e, p in per_epoch.items()},
-                    "heldout": {
-                        "split": recipe.heldout.split,
-                        "pairs": len(heldout),
-                        "draw_seed": recipe.heldout.seed,
-                        "sha256": data.records_sha256(heldout),
-                    },
-                },
+                "data": data_info,
                 "steps": trainer.state.global_step,
                 "heldout_per_epoch": heldout_table(trainer.state.log_history),
                 "evaluate_with": eval_model_args(base, output),

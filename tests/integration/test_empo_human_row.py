@@ -7,7 +7,7 @@ EmPO Table 5: NIDF 0.30 +- 0.07; mean |d| intensity 0.28, valence 0.14, arousal 
 The offline mirror's ED differs a little from the official release (2,546 test examples
 instead of 2,540; about 8% of test utterances differ in whitespace), so the tolerances
 allow for six extra responses and for the published rounding. Measured on the mirror
-(README, "score"): templates 2532, span/total 2755/22331, root children 872, compression
+(docs/METRICS.md s.11): templates 2532, span/total 2755/22331, root children 872, compression
 65.58%, start words 371; NIDF 0.286 +- 0.065 (METRICS.md counting) and 0.296 +- 0.067
 (EmPO's code's counting); I 0.280, V 0.143, A 0.175. Dropping 6 random references moves
 root children by at most 3, so its 1% gap to EmPO is the one cell beyond data noise.

@@ -23,12 +23,22 @@ def test_roberta_base_where_the_hub_answers(online):
     assert choice.name == "roberta-base" and "hub can be reached" in choice.reason
 
 
-def test_minilm_when_the_hub_cannot_be_reached_and_why(online):
+def test_minilm_when_the_hub_cannot_be_reached_and_why(online, capsys):
+    from harness import config
+    from harness.metrics import bertscore
+
+    online.setattr(config, "_told_offline", [])
     online.setattr(store, "hub_problem", lambda model: "ConnectionError: no route")
     choice = store.choose_backbone()
     assert choice.name == "all-minilm-l6-v2"
     assert choice.describe() == ("EPITOME instrument backbone: all-minilm-l6-v2 "
-                                 "(the model hub cannot be reached: ConnectionError: no route)")
+                                 "(offline mode: the model hub cannot be reached)")
+    assert bertscore.choose_model() == ("all-minilm-l6-v2", "offline mode: the model hub cannot be reached")
+    # one informational line for the process, saying what was chosen and why, not the error per choice
+    told = capsys.readouterr().err.splitlines()
+    assert told == ["offline mode: the model hub cannot be reached from here (ConnectionError: no route), so the "
+                    "packaged offline models are used; set EMPATHY_HARNESS_OFFLINE=1 to choose offline mode without "
+                    "trying the hub"]
 
 
 def test_explicit_and_environment_choices_win(online):
