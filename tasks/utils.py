@@ -5,12 +5,14 @@ Only adapts lm-eval's documents and results; the work is in `harness.lmeval`.
 
 from lm_eval.api.task import ConfigurableTask
 
-from harness.lmeval import ed, eq_bench, mmlu, suite
+from harness.lmeval import ed, eq_bench, mmlu, qian, suite
 
 ed_dataset = ed.dataset
 mmlu_dataset = mmlu.dataset
 eq_bench_dataset = eq_bench.dataset
 eq_bench_process_results = eq_bench.process_results  # lm-eval's eq_bench scoring itself
+qian_dataset = qian.dataset
+QianTask = qian.QianTask  # Qian et al. (2023)'s prompting strategies (tasks/ed_qian_*.yaml)
 
 
 def doc_to_text(doc: dict) -> str:

@@ -13,7 +13,8 @@ import sys
 from harness import __version__
 from harness.errors import HarnessError
 
-COMMANDS = ["data", "eval", "score", "epitome", "compare", "leaderboard", "train", "preferences", "demo", "human-eval"]
+COMMANDS = ["data", "eval", "score", "epitome", "compare", "leaderboard", "train", "preferences", "demo", "human-eval",
+            "meta_eval"]
 
 
 def build_parser() -> argparse.ArgumentParser:

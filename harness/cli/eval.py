@@ -46,11 +46,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="apply the tokenizer's chat template (auto: when it has one)")
     parser.add_argument("--system-instruction", help="lm-eval's system instruction, put before each task's prompt")
     parser.add_argument("--gen-kwargs", help="override generation arguments, e.g. max_gen_toks=64")
-    parser.add_argument("--num-fewshot", type=int, help="override the tasks' few-shot counts (not the ED tasks')")
+    parser.add_argument("--num-fewshot", type=int, help="override the tasks' few-shot counts (not ed_empathy's; the "
+                        "exemplars k of ed_qian_1shot, ed_qian_5shot and ed_qian_ssicl)")
     parser.add_argument("--data-source", "--mmlu-source", dest="data_source", choices=("auto", "hub", "offline"),
                         default="auto", help="mmlu/eq_bench/empo from the Hub, or as mmlu_offline/eq_bench_offline/"
                         "empo_offline from the original releases (auto: offline when downloads are off or the data "
                         "mirror holds them); --mmlu-source is the former name")
+    parser.add_argument("--metadata", help="JSON object passed to every task's metadata, as lm_eval's --metadata "
+                        "(e.g. '{\"encoder\": \"all-minilm-l6-v2\"}' for ed_qian_ssicl, comet_model for "
+                        "ed_qian_knowledge; docs/PROMPTING.md)")
     parser.add_argument("--no-cache", action="store_true", help="do not reuse or keep this model's cached responses")
     parser.add_argument("-v", "--verbose", action="store_true", help="show lm-eval's log")
     instruments.add_options(parser)

@@ -38,6 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "and test; beyond, its interval or test is left out with the reason (default 120; 0 = no "
                         "limit)")
     p.add_argument("--seed", type=int, default=0, help="seed of every resampling (default 0)")
+    p.add_argument("--extra-columns", metavar="KEY[,KEY]", default="",
+                   help="more metric keys after the empathy columns, e.g. dist1,bertscore_p,bertscore_r,bleu2,bleu4,"
+                        "emotion_acc (Qian et al.'s reporting)")
     metric_option.add(p, "scorers to run on generations files (default: all registered)")
     p.set_defaults(func=run_leaderboard)
 
@@ -67,7 +70,8 @@ def run_leaderboard(args: argparse.Namespace) -> int:
             run.model = run.label = name
         runs.append(run)
     settings = Settings(resamples=args.resamples, corpus_resamples=args.corpus_resamples,
-                        corpus_budget=args.corpus_budget or None, seed=args.seed, correction=args.correction)
+                        corpus_budget=args.corpus_budget or None, seed=args.seed, correction=args.correction,
+                        extra_columns=tuple(k.strip() for k in args.extra_columns.split(",") if k.strip()))
     output = Path(args.output)
     figures = None if args.no_figures else Path(args.figures) if args.figures else output.parent / "reports" / "figures"
     text, written = write_leaderboard(runs, output, settings, reference=args.reference, task=args.task, figures=figures,

@@ -66,6 +66,7 @@ class Settings:
     alpha: float = 0.05
     power: float = 0.8
     progress: bool = True
+    extra_columns: tuple[str, ...] = ()  # leaderboard: more ED metric keys, after the registered columns
     # filled in by the run: what each kind of test used
     used: dict = field(default_factory=dict)
 

@@ -31,14 +31,14 @@ import json
 import math
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
 
 from harness import stats
 from harness.errors import HarnessError
-from harness.leaderboard import catalog, openllm
+from harness.leaderboard import catalog, judge, openllm
 from harness.leaderboard.comparison import (Settings, _differing_fields, corpus_decomposition, corpus_inputs,
                                             instrument_difference, recomputed_randomization, recorded_seconds)
 from harness.leaderboard.runs import Run, TaskData
@@ -108,6 +108,11 @@ COLUMNS: list[ColumnSpec] = [
     *(ColumnSpec(f"{OPENLLM}:{t}", t, GENERAL, f"0-100, the normalized {t} score of the Open LLM average",
                  source="openllm", higher_is_better=True, with_interval=False) for t in openllm.TASKS),
 ]
+
+
+# Labels of keys a leaderboard can add with --extra-columns (Qian et al.'s reporting; any key works)
+EXTRA_LABELS = {"dist1": "Dist-1", "bertscore_p": "BERTScore P", "bertscore_r": "BERTScore R", "bleu2": "BLEU-2",
+                "bleu4": "BLEU-4", "emotion_acc": "Emotion acc", "emotion_mapped": "Emotion mapped"}
 
 
 def register_column(spec: ColumnSpec, *, after: str | None = None) -> None:
@@ -299,6 +304,8 @@ def _build_table(title: str, runs: list[Run], ed: str | None, reference: str | N
         if column is not None:
             table.columns.append(column)
     table.columns += sources["ed"].unregistered(table)
+    table.columns += sources["ed"].extra(table, s.extra_columns)
+    _label_judge_columns(table)
     for source in dict.fromkeys(_source_for(c.source, sources, ed) for c in table.columns):
         source.fill(table, [c for c in table.columns if _source_for(c.source, sources, ed) is source], ctx)
     comparisons = _comparisons(table)
@@ -325,6 +332,18 @@ def _build_table(title: str, runs: list[Run], ed: str | None, reference: str | N
         if ed is not None and ed not in run.tasks:
             notes.append(f"{run.label}: no task {ed or 'scores'}, so its empathy columns are blank")
     return table
+
+
+def _label_judge_columns(table: Table) -> None:
+    """An LLM judge's columns carry their validation in the label: the agreement with people of
+    the last meta-eval of that judge (harness/leaderboard/judge.py), or "not validated"."""
+    if table.ed is None:
+        return
+    tasks = [run.tasks[table.ed] for row in table.rows for run in row.runs if table.ed in run.tasks]
+    instruments = [j for t in tasks if (j := t.provenance.get("instruments", {}).get("judge"))]
+    for k, column in enumerate(table.columns):
+        if column.key.startswith(judge.PREFIX) and not column.key.startswith(judge.PREFIX + "unparseable"):
+            table.columns[k] = replace(column, label=judge.column_label(column.key, instruments))
 
 
 def _source_for(name: str, sources: dict, ed: str | None):
@@ -433,6 +452,22 @@ class EdMetrics(Source):
                 continue
             glossary = info.description or f"declared by scorer {info.scorer}"
             out.append(Column(key, key, EMPATHY, info.higher_is_better, True, glossary, "ed"))
+        return out
+
+    def extra(self, table: Table, keys: tuple[str, ...]) -> list[Column]:
+        """Columns for ED keys asked for by name (`leaderboard --extra-columns`, e.g. Qian et
+        al.'s Dist-1, BERTScore P/R, BLEU-2/4, emotion accuracy), with their declared direction."""
+        if self.ed is None:
+            return []
+        shown = {c.key for c in table.columns}
+        present = {k for row in table.rows for t in self._tasks(row) for k in (*t.values, *t.summary)}
+        out = []
+        for key in keys:
+            if key in shown or key not in present:
+                continue
+            info = catalog.info(key)
+            out.append(Column(key, EXTRA_LABELS.get(key, key), EMPATHY, info.higher_is_better, True,
+                              info.description or "asked for with --extra-columns", "ed"))
         return out
 
     def fill(self, table: Table, columns: list[Column], ctx: Context) -> None:

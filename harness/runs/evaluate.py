@@ -17,7 +17,7 @@ import platform
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from harness.embedded import DEFAULT_MODEL, resolve_model
 from harness.errors import HarnessError
 from harness.lmeval import taskdir
 from harness.runs import folder as run_folder
+from harness.runs import stages
 from harness.runs.hf_generation import use_shared_prefix_generation
 from harness.runs.hf_scoring import use_continuation_logits
 from harness.runs.identity import cache_path, identity_hash, model_identity, slug
@@ -66,6 +67,7 @@ class EvalRequest:
     num_fewshot: int | None = None
     use_cache: bool = True
     data_source: str = "auto"  # mmlu / eq_bench / empo: lm-eval's Hub copies or the offline variants (taskdir)
+    metadata: dict = field(default_factory=dict)  # lm-eval task metadata for every task (lm_eval --metadata)
     command: list[str] | None = None
 
 
@@ -104,7 +106,7 @@ def run(request: EvalRequest) -> Path:
             _say(f"{old} -> {new}: read from the original release, not the Hub (the prompts and metrics of "
                  f"lm-eval's {old})")
         _say(f"tasks: {', '.join(tasks)}")
-        manager = taskdir.task_manager(tasks)
+        manager = taskdir.task_manager(tasks, metadata=request.metadata or None)
         _check_names(tasks, manager)
         model_args = _resolved_args(request)
         _say(f"model: {name} ({request.backend}{', ' + _args_text(model_args) if model_args else ''})")
@@ -118,6 +120,14 @@ def run(request: EvalRequest) -> Path:
             cache = cache_path(identity) / ("responses" if request.seed is None else f"responses-seed-{request.seed}")
             _say(f"response cache: {cache}_rank0.db (this model identity's own)")
         seeds = _seeds(request.seed)
+        staged = stages.first_stages(tasks, manager.task_index)
+        stage_record: dict = {}
+        if staged:
+            _say(f"first stages: {', '.join(staged)} (their texts go to {', '.join(sum(staged.values(), []))})")
+            first = replace(request, task_limits=stages.stage_limits(request.task_limits, staged))
+            first_results = _simple_evaluate(first, lm, model_args, list(staged), manager, apply_template, cache, seeds)
+            metadata, stage_record = stages.write(staging, staged, first_results)
+            manager = taskdir.task_manager(tasks, metadata={**request.metadata, **metadata})
         results = _simple_evaluate(request, lm, model_args, tasks, manager, apply_template, cache, seeds)
         _say("scoring and writing the run folder")
         run_folder.write_results(staging, results)
@@ -126,6 +136,7 @@ def run(request: EvalRequest) -> Path:
             units[unit] = run_folder.write_unit(staging, unit, leaves, results)
         manifest = _manifest(request, name, model_args, lm, identity, cache, tasks, replaced, results, units,
                              apply_template, seeds, started)
+        manifest.update(_prompting(results, stage_record))
         run_folder.write_json(staging / run_folder.MANIFEST, manifest)
         run_folder.publish(staging, output)
     except BaseException:
@@ -366,6 +377,7 @@ def _manifest(request, name, model_args, lm, identity, cache, tasks, replaced, r
                           "sha256": hashlib.sha256(template_text.encode()).hexdigest() if template_text else None},
         "generation_kwargs": {t: c.get("generation_kwargs") for t, c in configs.items() if c.get("generation_kwargs")},
         "gen_kwargs_override": request.gen_kwargs,
+        "task_metadata": request.metadata,
         "batch_size": getattr(lm, "batch_size", None) if request.backend == "hf" else request.batch_size,
         "likelihood_batch_size": getattr(lm, "likelihood_batch_size", None),
         "units": units,
@@ -375,6 +387,24 @@ def _manifest(request, name, model_args, lm, identity, cache, tasks, replaced, r
         "started": started,
         "finished": _now(),
     }
+
+
+def _prompting(results: dict, stage_record: dict) -> dict:
+    """Qian-template tasks: the template's digest and the rendered prompts' digest per task,
+    their strategy settings as resolved (encoder, knowledge provider), and the first stages."""
+    from harness.lmeval.qian import prompt_digest
+
+    prompts = {}
+    for task, config in results.get("configs", {}).items():
+        meta = config.get("metadata") or {}
+        if meta.get("template") != "qian2023":
+            continue
+        prompts[task] = {"strategy": meta.get("strategy"), "template_sha256": meta.get("template_sha256"),
+                         "prompts_sha256": prompt_digest(results.get("samples", {}).get(task, [])),
+                         "num_fewshot": config.get("num_fewshot"),
+                         **{k: meta[k] for k in ("ssicl_encoder", "ssicl_index", "knowledge_label",
+                                                  "knowledge_provider_resolved") if k in meta}}
+    return {"prompts": prompts, "first_stages": stage_record} if prompts or stage_record else {}
 
 
 def versions() -> dict:
@@ -442,8 +472,21 @@ def request_from_cli(args, argv: list[str] | None = None) -> EvalRequest:
     request.num_fewshot = args.num_fewshot
     request.use_cache = not args.no_cache
     request.data_source = args.data_source
+    request.metadata = _metadata(getattr(args, "metadata", None))
     request.command = list(argv) if argv else None
     return request
+
+
+def _metadata(text: str | None) -> dict:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise HarnessError(f"--metadata is not JSON ({exc.msg}); give an object such as '{{\"encoder\": \"auto\"}}'") from None
+    if not isinstance(value, dict):
+        raise HarnessError("--metadata must be a JSON object")
+    return value
 
 
 def _positive_int(value: str, option: str) -> int:

@@ -25,9 +25,9 @@ from harness.errors import HarnessError
 from harness.folders import replace_folder
 from harness.lmeval import ed, suite
 from harness.lmeval.taskdir import ED_KIND
+from harness.metrics.base import EXAMPLE, Item, Output
 
 ED_LIKELIHOOD = "ed_likelihood"  # metadata.kind of ed_perplexity
-from harness.metrics.base import Item
 
 MANIFEST = "manifest.json"
 
@@ -115,7 +115,7 @@ def write_unit(run: Path, name: str, leaves: list[str], results: dict) -> dict:
     else:
         write_jsonl(folder / "samples.jsonl", ({"task": leaf, **s} for leaf in leaves for s in samples[leaf]))
     if len(leaves) == 1 and is_ed(results["configs"].get(leaves[0], {})):
-        return write_ed_scores(folder, samples[leaves[0]])
+        return write_ed_scores(folder, samples[leaves[0]], task_outputs(results, leaves[0]))
     if len(leaves) == 1 and (results["configs"].get(leaves[0], {}).get("metadata") or {}).get("kind") == ED_LIKELIHOOD:
         return write_perplexity_scores(folder, samples[leaves[0]])
     return write_accuracy_scores(folder, leaves, samples, results)
@@ -125,8 +125,16 @@ def ed_items(samples: list[dict]) -> list[Item]:
     return [ed.item(s["doc"], s["filtered_resps"][0]) for s in samples]
 
 
-def write_ed_scores(folder: Path, samples: list[dict]) -> dict:
-    """generations.jsonl and the scored folder of an ED generation task."""
+def task_outputs(results: dict, task: str) -> dict[str, bool | None]:
+    """{metric: higher_is_better} of a task's own per-example metrics beyond the suite's
+    (the two-stage task's emotion accuracy)."""
+    suite_keys = {out.name for out, _ in suite.plan().outputs}
+    return {m: h for m, h in results.get("higher_is_better", {}).get(task, {}).items() if m not in suite_keys}
+
+
+def write_ed_scores(folder: Path, samples: list[dict], extra: dict[str, bool | None] | None = None) -> dict:
+    """generations.jsonl and the scored folder of an ED generation task; `extra` names the
+    task's own per-example metrics (from lm-eval's per-sample records), added as columns."""
     from harness.generations import write_generations
     from harness.scoring import provenance, write_scored_files
 
@@ -136,6 +144,15 @@ def write_ed_scores(folder: Path, samples: list[dict]) -> dict:
     result = suite.score_corpus(items, plan.scorers)
     by_id = {row["id"]: row for row in result.per_example}
     result.per_example = [by_id[it.id] for it in items]
+    for key, higher in (extra or {}).items():
+        values = [_number(s.get(key)) for s in samples]
+        if all(v is None for v in values):
+            continue
+        for row, value in zip(result.per_example, values):
+            row[key] = value
+        defined = [v for v in values if isinstance(v, (int, float))]
+        result.summary[key] = math.fsum(defined) / len(defined) if defined else math.nan
+        result.outputs[key] = Output(key, higher, EXAMPLE, "the task's own per-example metric (lm-eval sample)")
     info = provenance(result, plan.scorers, generations)
     info["corpus_order"] = "by id"
     write_scored_files(folder, result, info)
