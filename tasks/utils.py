@@ -24,6 +24,10 @@ def process_results(doc: dict, results: list[str]) -> dict:
     return suite.document_metrics(doc, results[0])
 
 
+def likelihood_results(doc: dict, results: list) -> dict:
+    return ed.likelihood_metrics(doc, results[0][0])
+
+
 class EDTask(ConfigurableTask):
     """An ED generation task: the system prompt named by `metadata.system_prompt`, the chat
     history as chat messages (with --apply_chat_template) or as a plain transcript, and
@@ -33,7 +37,8 @@ class EDTask(ConfigurableTask):
         config = dict(config or {})
         config.pop("class", None)
         config["description"] = ed.system_prompt((config.get("metadata") or {}).get("system_prompt", "baseline"))
-        config["metric_list"] = suite.plan().metric_list()
+        if config.get("output_type", "generate_until") == "generate_until":
+            config["metric_list"] = suite.plan().metric_list()
         super().__init__(config=config)
 
     def fewshot_context(self, doc, num_fewshot, system_instruction=None, apply_chat_template=False,

@@ -57,12 +57,52 @@ def run_compare(args: argparse.Namespace) -> int:
     pairs = comparison.compare_runs(runs, settings, all_pairs=args.all_pairs, task=args.task,
                                     log=comparison.stderr_log)
     text = format_comparison(pairs, settings)
+    seed_text, seed_rows = seed_mean_tests(runs, args.task, args.level)
+    text += seed_text
     print(text)
     if args.output:
         Path(args.output).write_text(text)
     if args.json:
-        Path(args.json).write_text(json.dumps(comparison.to_json(pairs, settings), indent=2) + "\n")
+        payload = comparison.to_json(pairs, settings)
+        if seed_rows:
+            payload["seed_mean_tests"] = seed_rows
+        Path(args.json).write_text(json.dumps(payload, indent=2) + "\n")
     return 0
+
+
+def seed_mean_tests(runs, task: str | None, level: float) -> tuple[str, list[dict]]:
+    """EmpRL's test where one model has several runs (seeds, same --name) and another one run:
+    per task and summary metric, a one-sample t-test of the seed values against the single
+    run's value (harness.stats.seeds.one_sample_t). Empty where no such pair exists."""
+    from harness.leaderboard.display import fmt, fmt_p
+    from harness.stats.seeds import one_sample_t
+
+    groups: dict[str, list] = {}
+    for run in runs:
+        groups.setdefault(run.model, []).append(run)
+    seeded = {k: v for k, v in groups.items() if len(v) > 1}
+    single = {k: v[0] for k, v in groups.items() if len(v) == 1}
+    lines, rows = [], []
+    for name, group in seeded.items():
+        for base_name, base in single.items():
+            tasks = [t for t in base.tasks if (task is None or t == task) and all(t in r.tasks for r in group)]
+            for t in tasks:
+                keys = [k for k, v in base.tasks[t].summary.items() if k != "n" and isinstance(v, (int, float))
+                        and all(k in r.tasks[t].summary for r in group)]
+                if not keys:
+                    continue
+                lines += [f"## {name} ({len(group)} seeds) vs {base_name} (one run), {t}", "",
+                          f"One-sample t-test of the seed values against the single run's value (EmpRL), "
+                          f"two-sided, {level:.0%} interval of the seed mean.", "",
+                          "| metric | baseline | seed mean | SD | mean - baseline | CI | t | df | p |",
+                          "|---|--:|--:|--:|--:|:-:|--:|--:|--:|"]
+                for k in keys:
+                    res = one_sample_t([r.tasks[t].summary[k] for r in group], float(base.tasks[t].summary[k]), level)
+                    lines.append(f"| {k} | {fmt(res.baseline)} | {fmt(res.mean)} | {fmt(res.sd)} | {fmt(res.diff)} | "
+                                 f"[{fmt(res.ci[0])}, {fmt(res.ci[1])}] | {fmt(res.t)} | {res.df} | {fmt_p(res.p)} |")
+                    rows.append({"model": name, "baseline_model": base_name, "task": t, "metric": k, **res.__dict__})
+                lines.append("")
+    return ("\n" + "\n".join(lines)) if lines else "", rows
 
 
 def format_comparison(pairs, settings) -> str:

@@ -33,6 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--output", help="the run folder to write (default reports/runs/<model name>)")
     parser.add_argument("--seed", type=int, help="one seed for python, numpy, torch and few-shot sampling "
                         "(default: lm-eval's 0/1234/1234/1234)")
+    parser.add_argument("--seeds", metavar="N,N,...", help="one evaluation per seed (e.g. 1,2,3,4,5 for sampled "
+                        "decoding, as EmpRL reports 5 seeds), each into its own run folder OUTPUT/seed-N; the "
+                        "leaderboard folds runs of one --name into mean +- SD")
     parser.add_argument("--batch-size", help="batch size, or auto (default on hf: 64 on CPU, 16 on GPUs; on vllm: "
                         "auto); hf generation decodes this many rows at once, refilling stopped rows' places from "
                         "lm-eval batches of 4x as many prompts")
@@ -67,8 +70,35 @@ def run(args: argparse.Namespace) -> int:
 
     quiet_logs(args.verbose)
     instruments.apply(args)
-    print(results_text(evaluate(request_from_cli(args, sys.argv))))
+    seeds = parse_seeds(args.seeds, args.seed)
+    if seeds is None:
+        print(results_text(evaluate(request_from_cli(args, sys.argv))))
+        return 0
+    from harness.runs.evaluate import display_name
+    from harness.runs.identity import slug
+
+    first = request_from_cli(args, sys.argv)
+    root = Path(args.output) if args.output else Path("reports") / "runs" / slug(display_name(first))
+    for seed in seeds:
+        request = request_from_cli(args, sys.argv)
+        request.seed, request.output = seed, root / f"seed-{seed}"
+        print(results_text(evaluate(request)))
     return 0
+
+
+def parse_seeds(value: str | None, seed: int | None) -> list[int] | None:
+    """--seeds 1,2,3 as [1, 2, 3]; None without it."""
+    if value is None:
+        return None
+    if seed is not None:
+        raise HarnessError("--seed and --seeds: give one of them")
+    try:
+        seeds = [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise HarnessError(f"--seeds {value!r}: expected whole numbers separated by commas, e.g. 1,2,3,4,5") from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise HarnessError(f"--seeds {value!r}: give distinct seeds, e.g. 1,2,3,4,5")
+    return seeds
 
 
 def results_text(folder: Path) -> str:

@@ -1,4 +1,4 @@
-"""`empathy-harness train`: SFT then DPO (EmPO's pairs or a pairs file; from SFT or from the base), merged checkpoints."""
+"""`empathy-harness train`: SFT, then DPO (EmPO's pairs or a pairs file; from SFT or from the base) or RL with EmpRL's empathy reward, merged checkpoints."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from harness.cpu import openmp_wait_policy
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "train", help="SFT and DPO (trl + peft) on EmpatheticDialogues from a recipe in models/recipes"
+        "train", help="SFT, DPO and RL (trl + peft) on EmpatheticDialogues from a recipe in models/recipes"
     )
     sub = parser.add_subparsers(dest="train_command", metavar="STAGE", required=True)
 
@@ -45,6 +45,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="train on this preference file (ours: context, chosen, rejected, optional id; trl's: "
                           "prompt, chosen, rejected as strings or chat messages) instead of opposite-emotion pairs")
     dpo.set_defaults(func=run_dpo)
+
+    rl = sub.add_parser("rl", help="RL (trl's RLOO) with EmpRL's empathy reward, continuing the SFT adapter")
+    common(rl)
+    rl.add_argument("--from", dest="sft_dir", required=True, metavar="SFT_DIR",
+                    help="the SFT output folder (with several seeds: the folder holding seed-N folders)")
+    rl.set_defaults(func=run_rl)
 
     merge = sub.add_parser("merge", help="write base + adapter as one checkpoint (e.g. for vLLM)",
                            description="Write a training folder's base model with its LoRA adapter merged in as one "
@@ -105,6 +111,21 @@ def read_checked_pairs(path: str, recipe):
     if pairs.ids:
         check_ids(pairs, (d.conv_id for d in data.load(recipe, recipe.dpo_data.split)), recipe.dpo_data.split)
     return pairs
+
+
+def run_rl(args: argparse.Namespace) -> int:
+    from harness.train.dpo import sft_adapter
+    from harness.train.rl import sft_folder, train_rl
+
+    runs = list(_runs(args, "rl"))
+    sft_dirs = [sft_adapter(Path(args.sft_dir), seed, several) for _, seed, _, several in runs]
+    for (recipe, seed, _, _), sft_dir in zip(runs, sft_dirs):  # every input is checked before the first run
+        recipe.rl_config("unused", seed, check_only=True)
+        sft_folder(sft_dir)
+    for (recipe, seed, output, _), sft_dir in zip(runs, sft_dirs):
+        print(f"RL {recipe.name} seed {seed} from {sft_dir} -> {output}")
+        train_rl(recipe, sft_dir, output, seed)
+    return 0
 
 
 def run_merge(args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ from typing import Sequence
 
 from harness.epitome import features, store, trunk
 from harness.epitome.data import MECHANISMS, check_mechanism, load_pairs, split_pairs
-from harness.epitome.training import SeekerStates, held_out_intervals, level_scores, predict_encoded
+from harness.epitome.training import SeekerStates, held_out_intervals, level_scores, predict_logits
 from harness.errors import HarnessError
 
 
@@ -75,17 +75,26 @@ class Instrument:
 
     def levels(self, seekers: Sequence[str], responses: Sequence[str], mechanisms: Sequence[str] = MECHANISMS,
                batch_size: int = 64) -> dict[str, list[int]]:
-        """Level 0/1/2 per (seeker, response) pair and mechanism; texts are lowercased.
+        """Level 0/1/2 per (seeker, response) pair and mechanism (the argmax of `logits`)."""
+        logits = self.logits(seekers, responses, mechanisms, batch_size)
+        return {m: row.argmax(dim=-1).tolist() for m, row in logits.items()}
+
+    def logits(self, seekers: Sequence[str], responses: Sequence[str], mechanisms: Sequence[str] = MECHANISMS,
+               batch_size: int = 64) -> dict[str, "torch.Tensor"]:
+        """Level logits (level offsets included: their argmax is the level) per mechanism, one
+        (n, 3) row per (seeker, response) pair; texts are lowercased.
 
         Shared work runs once: classifiers whose seeker encoders are identical (the
         reference recipe freezes it) share one pass over the distinct seeker texts, and
         classifiers whose response encoders agree in their embeddings and lower layers
-        share those layers (see trunk.py). Each level is the one its classifier's own
-        full pass gives."""
+        share those layers (see trunk.py). Each row is the one its classifier's own full
+        pass gives."""
+        import torch
+
         if len(seekers) != len(responses):
             raise ValueError(f"{len(seekers)} seeker posts for {len(responses)} responses")
         if not responses:
-            return {m: [] for m in mechanisms}
+            return {m: torch.zeros(0, 3) for m in mechanisms}
         distinct_seekers = list(dict.fromkeys(seekers))
         seeker_states: dict[str, SeekerStates] = {}
         for group in self._groups(mechanisms):
@@ -94,18 +103,18 @@ class Instrument:
             states.fill(first.model, features.encode_texts(first.tokenizer, distinct_seekers, first.max_length),
                         first.pad_id, batch_size=batch_size)
             seeker_states.update(dict.fromkeys(group, states))
-        out: dict[str, list[int]] = {}
+        out: dict[str, torch.Tensor] = {}
         for group, depth in self._trunks(mechanisms):
             first = self.classifiers[group[0]]
             data = features.Encoded(features.encode_texts(first.tokenizer, seekers, first.max_length),
                                     features.encode_texts(first.tokenizer, responses, first.max_length))
             if depth == 0:
                 (m,) = group
-                out[m] = predict_encoded(first.model, data, first.pad_id, seeker_states[m], batch_size=batch_size)
+                out[m] = predict_logits(first.model, data, first.pad_id, seeker_states[m], batch_size=batch_size)
                 continue
             logits = trunk.shared_logits([self.classifiers[m].model for m in group], data, first.pad_id,
                                          [seeker_states[m] for m in group], depth, batch_size=batch_size)
-            out.update({m: row.argmax(dim=-1).tolist() for m, row in zip(group, logits)})
+            out.update(dict(zip(group, logits)))
         return {m: out[m] for m in mechanisms}
 
     def _trunks(self, mechanisms: Sequence[str]) -> list[tuple[list[str], int]]:

@@ -76,6 +76,8 @@ COLUMNS: list[ColumnSpec] = [
     ColumnSpec("diff_ex", "DIFF EX", EMPATHY, "0-4, " + _LEVEL_GAP.format(m="exploration")),
     ColumnSpec("emp_f1", "Emp-F1", EMPATHY, "0-100, weighted F1 of the response's EPITOME levels against the "
                "reference's, mean over ER, IP, EX (one number per system)"),
+    ColumnSpec("emp_f1_full", "Emp-F1 (full context)", EMPATHY, "0-100, Emp-F1 with the whole dialogue history as "
+               "the EPITOME seeker post, as EmpRL computes it (one number per system)"),
     ColumnSpec("bertscore_f1", "BERTScore F1", EMPATHY, "about 0-1, token-embedding F1 against the reference "
                "(see Provenance for the encoder)"),
     ColumnSpec("nidf", "NIDF", EMPATHY, "0-1, mean normalized inverse document frequency of the response's words "
@@ -87,6 +89,8 @@ COLUMNS: list[ColumnSpec] = [
                "nodes of their raw trie (lower: more template-like; one number per system)"),
     ColumnSpec("trie_start_words", "Start words", EMPATHY, "count of distinct first words of the responses "
                "(one number per system)"),
+    ColumnSpec("dist1", "Dist-1", EMPATHY, "0-100, distinct unigrams / all unigrams of the responses (one number "
+               "per system)"),
     ColumnSpec("dist2", "Dist-2", EMPATHY, "0-100, distinct bigrams / all bigrams of the responses (one number "
                "per system)"),
     ColumnSpec("length_chars", "Length (chars)", EMPATHY, "characters per response"),

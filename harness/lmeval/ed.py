@@ -79,3 +79,16 @@ def response_text(raw: str) -> str:
 
 def item(doc: dict, response: str) -> Item:
     return Item(doc["id"], tuple(doc["context"]), response_text(response), doc["reference"], doc.get("emotion"))
+
+
+def likelihood_metrics(doc: dict, loglikelihood: float) -> dict:
+    """The reference turn's log-likelihood weighted by its words and bytes, as lm-eval's
+    `weighted_perplexity` aggregation takes it (exp(-sum ll / sum weight))."""
+    reference = doc["reference"]
+    return {"word_perplexity": (loglikelihood, count_words(reference)),
+            "byte_perplexity": (loglikelihood, len(reference.encode("utf-8")))}
+
+
+def count_words(text: str) -> int:
+    """Whitespace-separated words (lm-eval's rolling perplexity tasks split on \\s+ likewise)."""
+    return len(text.split())

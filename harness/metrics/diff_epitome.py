@@ -7,6 +7,11 @@ levels of the response / of the reference. Emp-F1 (EmpRL) = 100 x the mean over 
 mechanisms of sklearn's weighted F1 of the response levels against the reference levels
 (corpus level); emp_f1_er/ip/ex are its parts (x100).
 
+`epitome_full` (EmpRL's reading) gives the same numbers with the whole dialogue history as the
+seeker post (the turns joined by a space; the instrument reads its first max_length tokens)
+instead of prev, under keys of their own (`emp_f1_full`, `level_full_er`, `diff_epitome_full`, ...),
+so the two never share a column.
+
 The instrument is chosen once per process (see `configure` and harness.epitome.store):
 it is printed, recorded by `instrument()`, and never replaced by another silently. The
 reference levels are cached on disk by instrument and content hash, so rescoring many
@@ -28,6 +33,30 @@ from harness.config import cache_dir
 from harness.metrics.base import CORPUS, EXAMPLE, CorpusSource, Item, Output, Scorer, Scores, register
 
 MECHS = ("ER", "IP", "EX")
+SEEKER_SIDES = ("prev", "full")
+
+
+def seeker_post(context: Sequence[str], side: str) -> str:
+    """The instrument's seeker post for a dialogue history (speaker first): `prev`, the last
+    speaker turn (EmPO's DIFF-EPITOME), or `full`, the turns joined by a space (EmpRL)."""
+    if side == "prev":
+        return context[-1] if context else ""
+    if side == "full":
+        return " ".join(context)
+    from harness.errors import HarnessError
+
+    raise HarnessError(f"seeker side {side!r}: use one of {', '.join(SEEKER_SIDES)}")
+
+
+def full_key(name: str) -> str:
+    """The `epitome_full` scorer's key for an `epitome` key: emp_f1 -> emp_f1_full,
+    emp_f1_er -> emp_f1_full_er, level_er -> level_full_er, diff_epitome -> diff_epitome_full."""
+    for stem in ("ref_level", "level", "emp_f1", "diff"):
+        if name == stem:
+            return f"{stem}_full"
+        if name.startswith(stem + "_") and name[len(stem) + 1:] in ("er", "ip", "ex"):
+            return f"{stem}_full_{name[len(stem) + 1:]}"
+    return f"{name}_full"
 
 
 @dataclass
@@ -130,13 +159,12 @@ class EpitomeScorer(Scorer):
 
     def _load(self):
         if self._instrument is None:
-            from harness.epitome.prediction import load_instrument
-
-            self._instrument = load_instrument(
-                SETTINGS.backbone, SETTINGS.directory, train_if_missing=SETTINGS.train_if_missing,
-                progress=SETTINGS.progress,
-            )
+            self._instrument = _shared_instrument(SETTINGS.backbone, SETTINGS.directory, SETTINGS.train_if_missing,
+                                                  SETTINGS.progress)
         return self._instrument
+
+    def _seeker(self, item: Item) -> str:
+        return item.prev
 
     def instrument(self) -> dict:
         return self._load().describe()
@@ -172,7 +200,7 @@ class EpitomeScorer(Scorer):
         if not items:
             return scores_from_levels({m: [] for m in MECHS}, {m: [] for m in MECHS})
         inst = self._load()
-        prevs = [it.prev for it in items]
+        prevs = [self._seeker(it) for it in items]
         responses = [it.response for it in items]
         references = [it.reference for it in items]
         key = _content_key(prevs, references)
@@ -186,6 +214,45 @@ class EpitomeScorer(Scorer):
             generated = inst.levels(prevs, responses, batch_size=SETTINGS.batch_size)
         self._reference_memory[key] = reference
         return scores_from_levels(generated, reference)
+
+
+@register("epitome_full")
+class EpitomeFullScorer(EpitomeScorer):
+    """The `epitome` numbers with the whole history as the seeker post (EmpRL's Emp-F1)."""
+
+    name = "epitome_full"
+    outputs = tuple(Output(full_key(o.name), o.higher_is_better, o.level, o.description + " (seeker: whole history)")
+                    for o in _outputs())
+    inputs = ("context", "response", "reference")
+
+    def _seeker(self, item: Item) -> str:
+        return seeker_post(item.context, "full")
+
+    def instrument(self) -> dict:
+        return {**self._load().describe(), "seeker": "full: the dialogue history's turns joined by a space"}
+
+    def corpus_from_rows(self, rows: Sequence[dict]) -> dict[str, float]:
+        renamed = [{k: r[full_key(k)] for k in [f"{s}_{m.lower()}" for s in ("level", "ref_level") for m in MECHS]}
+                   for r in rows]
+        return {full_key(k): v for k, v in super().corpus_from_rows(renamed).items()}
+
+    def compute(self, items: Sequence[Item]) -> Scores:
+        scores = super().compute(items)
+        return Scores({full_key(k): v for k, v in scores.per_example.items()},
+                      {full_key(k): v for k, v in scores.corpus.items()})
+
+
+_INSTRUMENTS: dict = {}
+
+
+def _shared_instrument(backbone, directory, train_if_missing, progress):
+    """One instrument per process for both EPITOME scorers."""
+    key = (backbone, directory)
+    if key not in _INSTRUMENTS:
+        from harness.epitome.prediction import load_instrument
+
+        _INSTRUMENTS[key] = load_instrument(backbone, directory, train_if_missing=train_if_missing, progress=progress)
+    return _INSTRUMENTS[key]
 
 
 def _content_key(prevs: Sequence[str], references: Sequence[str]) -> str:

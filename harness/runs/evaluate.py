@@ -115,7 +115,9 @@ def run(request: EvalRequest) -> Path:
         identity = model_identity(request.backend, model_args, lm) if request.backend not in REFERENCES else None
         cache = None
         if identity is not None and request.use_cache:
-            cache = cache_path(identity) / "responses"
+            # lm-eval's cache key is the request, not the seed: sampled responses of one seed
+            # must not be served for another, so each seed has a cache of its own
+            cache = cache_path(identity) / ("responses" if request.seed is None else f"responses-seed-{request.seed}")
             _say(f"response cache: {cache}_rank0.db (this model identity's own)")
         seeds = _seeds(request.seed)
         staged = stages.first_stages(tasks, manager.task_index)

@@ -27,6 +27,8 @@ from harness.lmeval import ed, suite
 from harness.lmeval.taskdir import ED_KIND
 from harness.metrics.base import EXAMPLE, Item, Output
 
+ED_LIKELIHOOD = "ed_likelihood"  # metadata.kind of ed_perplexity
+
 MANIFEST = "manifest.json"
 
 
@@ -114,6 +116,8 @@ def write_unit(run: Path, name: str, leaves: list[str], results: dict) -> dict:
         write_jsonl(folder / "samples.jsonl", ({"task": leaf, **s} for leaf in leaves for s in samples[leaf]))
     if len(leaves) == 1 and is_ed(results["configs"].get(leaves[0], {})):
         return write_ed_scores(folder, samples[leaves[0]], task_outputs(results, leaves[0]))
+    if len(leaves) == 1 and (results["configs"].get(leaves[0], {}).get("metadata") or {}).get("kind") == ED_LIKELIHOOD:
+        return write_perplexity_scores(folder, samples[leaves[0]])
     return write_accuracy_scores(folder, leaves, samples, results)
 
 
@@ -153,6 +157,39 @@ def write_ed_scores(folder: Path, samples: list[dict], extra: dict[str, bool | N
     info["corpus_order"] = "by id"
     write_scored_files(folder, result, info)
     return {"kind": "ed_generation", "n": len(items), "metrics": list(plan.scorers), "instruments": result.instruments}
+
+
+def write_perplexity_scores(folder: Path, samples: list[dict]) -> dict:
+    """scores.jsonl with each reference's log-likelihood, words and bytes; summary.json with
+    the word and byte perplexities and their 95 % percentile bootstrap intervals over
+    examples (10,000 resamples, seed 0)."""
+    from harness.stats.perplexity import perplexity_interval, weighted_perplexity
+
+    rows = []
+    for s in samples:
+        ll = float(s["resps"][0][0][0]) if isinstance(s["resps"][0][0], (list, tuple)) else float(s["resps"][0][0])
+        rows.append({"id": s["doc"]["id"], "loglikelihood": ll, "words": ed.count_words(s["doc"]["reference"]),
+                     "bytes": len(s["doc"]["reference"].encode("utf-8"))})
+    write_jsonl(folder / "scores.jsonl", rows)
+    ll = [r["loglikelihood"] for r in rows]
+    summary: dict = {}
+    for unit in ("words", "bytes"):
+        key = f"{unit[:-1]}_perplexity"
+        weights = [r[unit] for r in rows]
+        low, high = perplexity_interval(ll, weights)
+        summary.update({key: weighted_perplexity(ll, weights), f"{key}_ci_low": low, f"{key}_ci_high": high})
+    summary["loglikelihood"] = math.fsum(ll) / len(ll) if ll else math.nan
+    summary["n"] = len(rows)
+    write_json(folder / "summary.json", summary)
+    write_json(folder / "provenance.json", {
+        "metrics": ["word_perplexity", "byte_perplexity"],
+        "definition": "exp(-sum of reference log-likelihoods / sum of words or bytes), teacher-forced after the prompt",
+        "interval": "95% percentile bootstrap over examples, 10000 resamples, seed 0",
+        "outputs": {"word_perplexity": {"higher_is_better": False}, "byte_perplexity": {"higher_is_better": False},
+                    "loglikelihood": {"higher_is_better": True}},
+        "harness_version": __version__,
+    })
+    return {"kind": ED_LIKELIHOOD, "n": len(rows), "metrics": ["word_perplexity", "byte_perplexity"]}
 
 
 def write_accuracy_scores(folder: Path, leaves: list[str], samples: dict[str, list[dict]], results: dict) -> dict:

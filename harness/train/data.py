@@ -185,3 +185,13 @@ def records_sha256(records: Iterable[Any]) -> str:
             record = record.to_json()
         digest.update(json.dumps(record, sort_keys=True, ensure_ascii=False).encode() + b"\n")
     return digest.hexdigest()
+
+
+# --- RL --------------------------------------------------------------------------------
+
+
+def rl_examples(recipe: Recipe) -> list[ed.Example]:
+    """The RL prompts: each selected dialogue's last listener turn (the reference) after its
+    history, as the evaluation examples are cut."""
+    chosen = select(load(recipe, recipe.rl_data.split), recipe.rl_data, _excluded(recipe, recipe.rl_data.split))
+    return [ed.example_from(d) for d in chosen]

@@ -94,17 +94,14 @@ def sft_adapter(sft_dir: Path, seed: int, several_seeds: bool) -> Path:
     return Path(sft_dir)
 
 
-def build_trainer(recipe: Recipe, sft_dir: Path | None, seed: int, checkpoints: Path, callbacks: Sequence = (),
-                  pairs_file: PairsFile | None = None):
-    """trl's DPOTrainer continuing the SFT adapter (or a fresh adapter on the base when
-    `sft_dir` is None), on per-epoch opposite-emotion pairs or the fixed pairs of
-    `pairs_file`. Returns (trainer, builder, heldout pairs, EpochPairs or None)."""
+def sft_policy(recipe: Recipe, sft_dir: Path | None, args):
+    """The starting policy of DPO and RL, and its tokenizer: the base model with the SFT
+    adapter (trainable), or the bare base model when `sft_dir` is None. The model is built
+    here, so trl must not load one itself (`args.model_init_kwargs` is consumed)."""
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
-    from trl import DPOTrainer
 
-    args = recipe.dpo_config(checkpoints, seed)  # first: a recipe this machine cannot run fails at once
     base = resolve_model(recipe.base_model)
     if sft_dir is not None:
         adapter_config = run_folder.adapter_files(sft_dir)
@@ -115,7 +112,6 @@ def build_trainer(recipe: Recipe, sft_dir: Path | None, seed: int, checkpoints: 
                 f"base model is {recipe.base_model} ({base}); use the recipe the SFT run used"
             )
     tokenizer = load_tokenizer(str(sft_dir) if sft_dir is not None else base)
-    # The model is built here (base + SFT adapter), so trl must not load one itself.
     init_kwargs = dict(args.model_init_kwargs or {})
     args.model_init_kwargs = None
     dtype = init_kwargs.pop("dtype", init_kwargs.pop("torch_dtype", "float32"))
@@ -126,6 +122,18 @@ def build_trainer(recipe: Recipe, sft_dir: Path | None, seed: int, checkpoints: 
         raise HarnessError(f"cannot load the base model {base}: {exc}") from None
     if sft_dir is not None:
         model = PeftModel.from_pretrained(model, str(sft_dir), is_trainable=True)
+    return model, tokenizer
+
+
+def build_trainer(recipe: Recipe, sft_dir: Path | None, seed: int, checkpoints: Path, callbacks: Sequence = (),
+                  pairs_file: PairsFile | None = None):
+    """trl's DPOTrainer continuing the SFT adapter (or a fresh adapter on the base when
+    `sft_dir` is None), on per-epoch opposite-emotion pairs or the fixed pairs of
+    `pairs_file`. Returns (trainer, builder, heldout pairs, EpochPairs or None)."""
+    from trl import DPOTrainer
+
+    args = recipe.dpo_config(checkpoints, seed)  # first: a recipe this machine cannot run fails at once
+    model, tokenizer = sft_policy(recipe, sft_dir, args)
 
     builder, heldout = data.preference_builders(recipe, seed)
     if pairs_file is not None:

@@ -6,12 +6,16 @@ A recipe (models/recipes/*.yaml) has these top-level keys:
     base_model   an embedded model name (harness.embedded) or a hub id / local path
     seeds        one training run, and one output folder, per seed
     data         which ED dialogues: `source`, `system_prompt`, and the selections `sft`,
-                 `dpo` and `heldout`, each {split, limit, seed}
+                 `dpo`, `rl` and `heldout`, each {split, limit, seed}
     lora         keyword arguments of peft.LoraConfig (task_type is always CAUSAL_LM)
     sft          keyword arguments of trl.SFTConfig
     dpo          keyword arguments of trl.DPOConfig
+    rl           keyword arguments of trl.RLOOConfig (`train rl`; EmpRL's defaults below)
+    reward       the RL reward (harness.train.reward): `kind` (empathy | constant), `seeker`
+                 (prev | full), `backbone` / `directory` (the EPITOME instrument),
+                 `batch_size`, `value` (the constant)
 
-`sft`, `dpo` and `lora` pass through to those classes unchanged: any field they accept is
+`sft`, `dpo`, `rl` and `lora` pass through to those classes unchanged: any field they accept is
 allowed, and nothing else. Three fields belong to the command line and may not be set:
 `output_dir` (--output), `seed` (`seeds` / --seeds) and `resume_from_checkpoint`
 (automatic). Every problem names the file and the field.
@@ -36,8 +40,8 @@ from harness.data.ed import SPLITS
 from harness.data.prompts import SYSTEM_PROMPTS
 from harness.errors import HarnessError
 
-TOP_LEVEL = ("description", "base_model", "seeds", "data", "lora", "sft", "dpo")
-DATA_KEYS = ("source", "system_prompt", "sft", "dpo", "heldout")
+TOP_LEVEL = ("description", "base_model", "seeds", "data", "lora", "sft", "dpo", "rl", "reward")
+DATA_KEYS = ("source", "system_prompt", "sft", "dpo", "rl", "heldout")
 SELECTION_KEYS = ("split", "limit", "seed")
 RESERVED = {
     "output_dir": "it is the --output folder",
@@ -48,9 +52,20 @@ RESERVED = {
 # held-out DPO pairs evaluated at the end of every epoch.
 SFT_DEFAULTS: dict[str, Any] = {"report_to": "none"}
 DPO_DEFAULTS: dict[str, Any] = {"report_to": "none", "eval_strategy": "epoch"}
+# EmpRL (Ma et al. 2024, section IV-C): KL coefficient 0.2; rollouts sampled with top-k 20,
+# top-p 1.0, temperature 0.9, at most 30 new tokens; AdamW at lr 1e-5. (Its batch of 32 and
+# 1,600 steps are the GPU recipe's; RLOO needs >= 2 completions per prompt: 4 here.)
+RL_DEFAULTS: dict[str, Any] = {
+    "report_to": "none", "beta": 0.2, "top_k": 20, "top_p": 1.0, "temperature": 0.9,
+    "max_completion_length": 30, "learning_rate": 1.0e-5, "num_generations": 4,
+}
+REWARD_KEYS = ("kind", "seeker", "backbone", "directory", "batch_size", "value")
+REWARD_DEFAULTS: dict[str, Any] = {"kind": "empathy", "seeker": "full", "backbone": None, "directory": None,
+                                   "batch_size": 64, "value": 0.0}
 DEFAULT_SELECTIONS = {
     "sft": {"split": "train", "limit": None, "seed": 0},
     "dpo": {"split": "train", "limit": None, "seed": 0},
+    "rl": {"split": "train", "limit": None, "seed": 0},
     "heldout": {"split": "valid", "limit": 200, "seed": 0},
 }
 
@@ -84,6 +99,9 @@ class Recipe:
     dpo: dict[str, Any]
     description: str = ""
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    rl_data: Selection = field(default_factory=lambda: Selection("train", None, 0))
+    rl: dict[str, Any] | None = None  # None: the recipe has no `rl:` section
+    reward: dict[str, Any] = field(default_factory=lambda: dict(REWARD_DEFAULTS))
 
     @property
     def system_prompt(self) -> str | None:
@@ -101,11 +119,14 @@ class Recipe:
                 "system_prompt": self.system_prompt_name,
                 "sft": dataclasses.asdict(self.sft_data),
                 "dpo": dataclasses.asdict(self.dpo_data),
+                "rl": dataclasses.asdict(self.rl_data),
                 "heldout": dataclasses.asdict(self.heldout),
             },
             "lora": dict(self.lora),
             "sft": {**SFT_DEFAULTS, **self.sft},
             "dpo": {**DPO_DEFAULTS, **self.dpo},
+            "rl": None if self.rl is None else {**RL_DEFAULTS, **self.rl},
+            "reward": dict(self.reward),
         }
 
     def fingerprint(self, seed: int, stage: str, extra: dict | None = None) -> str:
@@ -114,11 +135,15 @@ class Recipe:
         folder holding a partial run with another fingerprint is not resumed."""
         resolved = self.resolved(seed)
         data = dict(resolved["data"])
+        data.pop("rl")
         if stage == "sft":
             data.pop("dpo")
             if self.heldout.split != self.sft_data.split:  # the held-out set only matters when excluded
                 data.pop("heldout")
             payload = {"lora": resolved["lora"], "sft": resolved["sft"]}
+        elif stage == "rl":
+            data = {"source": data["source"], "system_prompt": data["system_prompt"], "rl": resolved["data"]["rl"]}
+            payload = {"rl": resolved["rl"], "reward": resolved["reward"]}
         else:
             data.pop("sft")
             payload = {"dpo": resolved["dpo"]}
@@ -134,6 +159,14 @@ class Recipe:
         from trl import DPOConfig
 
         return _build(DPOConfig, {**DPO_DEFAULTS, **self.dpo}, output_dir, seed, self.path, "dpo", check_only)
+
+    def rl_config(self, output_dir: str | Path, seed: int, *, check_only: bool = False):
+        from trl import RLOOConfig
+
+        if self.rl is None:
+            raise RecipeError(f"{self.path}: no `rl:` section, so `train rl` has nothing to run; add one (the fields "
+                              f"of trl.RLOOConfig, e.g. as models/recipes/smollm2-135m-cpu.yaml does)")
+        return _build(RLOOConfig, {**RL_DEFAULTS, **self.rl}, output_dir, seed, self.path, "rl", check_only)
 
     def lora_config(self):
         from peft import LoraConfig, TaskType
@@ -179,7 +212,7 @@ def load_recipe(path: str | Path) -> Recipe:
     selections = {name: _selection(data.get(name), name, path) for name in DEFAULT_SELECTIONS}
 
     sections = {}
-    for name in ("lora", "sft", "dpo"):
+    for name in ("lora", "sft", "dpo", "rl"):
         value = raw.get(name) or {}
         if not isinstance(value, dict):
             raise RecipeError(f"{path}: {name}: a mapping of {_owner(name)} fields")
@@ -187,17 +220,24 @@ def load_recipe(path: str | Path) -> Recipe:
     _validate_lora(sections["lora"], path)
     _validate_trainer("sft", sections["sft"], path)
     _validate_trainer("dpo", sections["dpo"], path)
+    has_rl = "rl" in raw
+    if has_rl:
+        _validate_trainer("rl", sections["rl"], path)
+    reward = _reward(raw.get("reward"), path)
 
     recipe = Recipe(
         path=path, name=path.stem, base_model=base_model, seeds=[int(s) for s in seeds], source=source,
         system_prompt_name=prompt, sft_data=selections["sft"], dpo_data=selections["dpo"],
         heldout=selections["heldout"], lora=sections["lora"], sft=sections["sft"], dpo=sections["dpo"],
-        description=str(raw.get("description") or ""), raw=raw,
+        description=str(raw.get("description") or ""), raw=raw, rl_data=selections["rl"],
+        rl=sections["rl"] if has_rl else None, reward=reward,
     )
     # Building the configs runs trl's and peft's own checks (value ranges, combinations).
     recipe.lora_config()
     recipe.sft_config("unused", recipe.seeds[0], check_only=True)
     recipe.dpo_config("unused", recipe.seeds[0], check_only=True)
+    if has_rl:
+        recipe.rl_config("unused", recipe.seeds[0], check_only=True)
     return recipe
 
 
@@ -219,7 +259,7 @@ def recipes_dir() -> Path:
 
 
 def _owner(section: str) -> str:
-    return {"lora": "peft.LoraConfig", "sft": "trl.SFTConfig", "dpo": "trl.DPOConfig"}[section]
+    return {"lora": "peft.LoraConfig", "sft": "trl.SFTConfig", "dpo": "trl.DPOConfig", "rl": "trl.RLOOConfig"}[section]
 
 
 def _is_int(value: Any) -> bool:
@@ -232,6 +272,30 @@ def _check_keys(mapping: dict, allowed: tuple[str, ...], path: Path, prefix: str
             close = difflib.get_close_matches(str(key), allowed, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise RecipeError(f"{path}: {prefix}{key}: unknown key{hint} ({what} takes {', '.join(allowed)})")
+
+
+def _reward(value: Any, path: Path) -> dict[str, Any]:
+    from harness.train.reward import REWARD_KINDS, SEEKER_SIDES
+
+    if value is None:
+        return dict(REWARD_DEFAULTS)
+    if not isinstance(value, dict):
+        raise RecipeError(f"{path}: reward: a mapping with keys {', '.join(REWARD_KEYS)}")
+    _check_keys(value, REWARD_KEYS, path, "reward.", "the reward section")
+    merged = {**REWARD_DEFAULTS, **value}
+    if merged["kind"] not in REWARD_KINDS:
+        raise RecipeError(f"{path}: reward.kind: {merged['kind']!r} is not one of {', '.join(REWARD_KINDS)}")
+    if merged["seeker"] not in SEEKER_SIDES:
+        raise RecipeError(f"{path}: reward.seeker: {merged['seeker']!r} is not one of {', '.join(SEEKER_SIDES)} "
+                          "(prev: the last speaker turn, as EmPO; full: the whole history, as EmpRL)")
+    for key in ("backbone", "directory"):
+        if merged[key] is not None and not isinstance(merged[key], str):
+            raise RecipeError(f"{path}: reward.{key}: a string or null")
+    if not _is_int(merged["batch_size"]) or merged["batch_size"] < 1:
+        raise RecipeError(f"{path}: reward.batch_size: a positive whole number")
+    if isinstance(merged["value"], bool) or not isinstance(merged["value"], (int, float)):
+        raise RecipeError(f"{path}: reward.value: a number")
+    return merged
 
 
 def _selection(value: Any, name: str, path: Path) -> Selection:
@@ -273,13 +337,15 @@ def _validate_lora(values: dict, path: Path) -> None:
 
 
 def _validate_trainer(section: str, values: dict, path: Path) -> None:
-    from trl import DPOConfig, SFTConfig
+    from trl import DPOConfig, RLOOConfig, SFTConfig
 
-    cls = SFTConfig if section == "sft" else DPOConfig
+    cls = {"sft": SFTConfig, "dpo": DPOConfig, "rl": RLOOConfig}[section]
     for key, why in RESERVED.items():
         if key in values:
             raise RecipeError(f"{path}: {section}.{key}: set by the harness, not the recipe ({why})")
     _check_fields(values, _config_fields(cls), path, section, f"trl.{cls.__name__}")
+    if section == "rl" and values.get("trust_remote_code"):
+        raise RecipeError(f"{path}: rl.trust_remote_code: not allowed: the harness never runs a model's own code")
     if section == "dpo":
         if values.get("precompute_ref_log_probs"):
             raise RecipeError(

@@ -259,3 +259,23 @@ def test_a_corpus_metric_far_too_slow_is_ruled_out_before_any_recomputation(two_
     assert main(["compare", str(a), str(b), "--json", str(out), *FAST]) == 0
     m = json.loads(out.read_text())["pairs"][0]["metrics"]["ed_empathy/dist2"]
     assert m["test"] == "untested" and "(when scored, 62 s each)" in m["method"] and DistScorer.calls == 0
+
+
+def test_seed_runs_against_one_run_get_emprls_one_sample_t_test(tmp_path, synthetic_scorers, capsys):
+    from scipy import stats as st
+
+    base = write_run(tmp_path, "sft", model="sft", items=make_items(60, quality=0.2, seed=1))
+    seeds = [write_run(tmp_path, f"rl-{s}", model="rl", seed=s, items=make_items(60, quality=0.5, seed=10 + s))
+             for s in (1, 2, 3)]
+    out = tmp_path / "cmp.json"
+    assert main(["compare", str(base), *map(str, seeds), "--json", str(out), "--resamples", "200",
+                 "--corpus-resamples", "0"]) == 0
+    text = capsys.readouterr().out
+    assert "## rl (3 seeds) vs sft (one run), ed_empathy" in text
+    rows = {r["metric"]: r for r in json.loads(out.read_text())["seed_mean_tests"]}
+    summaries = [json.loads((s / "tasks" / "ed_empathy" / "summary.json").read_text()) for s in seeds]
+    baseline = json.loads((base / "tasks" / "ed_empathy" / "summary.json").read_text())
+    ref = st.ttest_1samp([s["diff_epitome"] for s in summaries], baseline["diff_epitome"])
+    row = rows["diff_epitome"]
+    assert row["runs"] == 3 and row["df"] == 2 and row["model"] == "rl" and row["baseline_model"] == "sft"
+    assert row["t"] == pytest.approx(ref.statistic) and row["p"] == pytest.approx(ref.pvalue)

@@ -121,3 +121,49 @@ def test_emp_f1_recomputed_from_score_rows_without_the_model():
     direct = scores_from_levels(generated, reference)
     rows = [{key: values[i] for key, values in direct.per_example.items()} for i in range(4)]
     assert EpitomeScorer.corpus_from_rows(None, rows) == direct.corpus
+
+
+class SeekerAwareInstrument(FakeInstrument):
+    """Levels by response, shifted by one on ER where the seeker post is a whole history
+    (it contains two turns): the two scorers must read different seeker posts."""
+
+    def __init__(self, table):
+        super().__init__(table)
+        self.seekers = []
+
+    def levels(self, seekers, responses, mechanisms=("ER", "IP", "EX"), batch_size=64):
+        self.seekers.append(list(seekers))
+        out = super().levels(seekers, responses, mechanisms, batch_size)
+        out["ER"] = [min(2, v + (" | " in s)) for v, s in zip(out["ER"], seekers)]
+        return out
+
+
+def test_full_context_scorer_reads_the_history_under_keys_of_its_own(monkeypatch, tmp_path):
+    monkeypatch.setenv("EMPATHY_HARNESS_CACHE", str(tmp_path))
+    monkeypatch.setattr(base, "_INSTANCES", {})
+    fake = SeekerAwareInstrument(TABLE)
+    monkeypatch.setattr(diff_epitome.EpitomeScorer, "_load", lambda self: fake)
+    monkeypatch.setattr(diff_epitome, "seeker_post",
+                        lambda context, side: " | ".join(context) if side == "full" else context[-1])
+    history = ("my dog died", "oh no", "i lost my dog")
+    its = [Item(str(i), history, r, ref) for i, (r, ref) in
+           enumerate([("ok", "that must hurt."), ("so sorry, how are you?", "i understand, hugs")])]
+    prev = base.score(its, ["epitome"])
+    full = base.score(its, ["epitome_full"])
+    assert fake.seekers[0] == ["i lost my dog"] * 4 and fake.seekers[1] == [" | ".join(history)] * 4
+    assert set(full.summary) & set(prev.summary) == {"n"}  # never the same column
+    assert {"emp_f1_full", "emp_f1_full_er", "level_full_er", "ref_level_full_ex", "diff_epitome_full"} <= set(full.summary)
+    # ER levels shift by one with the history (response "ok": 0 -> 1; reference "that must hurt.": 2 -> 2)
+    assert [r["level_full_er"] for r in full.per_example] == [1.0, 2.0]
+    assert [r["level_er"] for r in prev.per_example] == [0.0, 1.0]
+    rows = full.per_example
+    assert diff_epitome.EpitomeFullScorer.corpus_from_rows(base.get_scorer("epitome_full"), rows) == pytest.approx(
+        {k: v for k, v in full.summary.items() if k.startswith("emp_f1_full")})
+
+
+def test_seeker_post_sides():
+    assert diff_epitome.seeker_post(("a b", "c", "d e"), "full") == "a b c d e"
+    assert diff_epitome.seeker_post(("a b", "c", "d e"), "prev") == "d e"
+    assert diff_epitome.full_key("emp_f1") == "emp_f1_full" and diff_epitome.full_key("emp_f1_ex") == "emp_f1_full_ex"
+    assert diff_epitome.full_key("diff_epitome") == "diff_epitome_full"
+    assert diff_epitome.full_key("ref_level_ip") == "ref_level_full_ip"

@@ -24,7 +24,8 @@ def test_shipped_recipes_load_and_map_onto_trl_and_peft():
     from trl import DPOConfig, SFTConfig
 
     names = sorted(p.stem for p in recipes_dir().glob("*.yaml"))
-    assert names == ["smollm2-135m-cpu", "tiny", "zephyr-7b-empo"]
+    assert names == ["smollm2-135m-cpu", "smollm2-135m-cpu-rl-no-empathy", "smollm2-135m-cpu-rl-no-kl", "tiny",
+                     "zephyr-7b-empo"]
     for name in names:
         recipe = load_recipe(name)
         assert isinstance(recipe.sft_config("out", 1, check_only=True), SFTConfig)
