@@ -83,7 +83,7 @@ def test_corpus_metrics_can_be_significant_at_the_defaults(tmp_path, epitome_sco
     assert cells["poor"]["trie_start_words"]["test"] == "untested"
     text = out.read_text()
     assert_tables(text)
-    assert f"- approximate randomization, {resamples:,} resamples: Emp-F1, Dist-2" in text
+    assert f"- approximate randomization, {resamples:,} resamples: Emp-F1, Dist-1, Dist-2" in text
     assert "- Trie compression, Start words: untested, _t_start is recomputed 4 times per resample" in text
     assert "over the 1 s budget (--corpus-budget)" in text
 
