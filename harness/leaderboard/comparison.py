@@ -219,6 +219,8 @@ def _differing_fields(x, y, prefix: str = "") -> str:
         if x.get(k) != y.get(k):
             if isinstance(x.get(k), dict) and isinstance(y.get(k), dict):
                 parts.append(_differing_fields(x[k], y[k], f"{prefix}{k}."))
+            elif k not in x or k not in y:  # a whole instrument on one side: its name, not its record
+                parts.append(f"{prefix}{k} only in {'the first' if k in x else 'the second'}")
             else:
                 parts.append(f"{prefix}{k} {x.get(k)!r} vs {y.get(k)!r}")
     return "; ".join(parts)

@@ -25,7 +25,7 @@ import json
 import math
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -235,6 +235,17 @@ class EpitomeFullScorer(EpitomeScorer):
         renamed = [{k: r[full_key(k)] for k in [f"{s}_{m.lower()}" for s in ("level", "ref_level") for m in MECHS]}
                    for r in rows]
         return {full_key(k): v for k, v in super().corpus_from_rows(renamed).items()}
+
+    def corpus_decomposition(self, systems: Sequence[CorpusSource]):
+        """The `epitome` decomposition over this scorer's own levels, under its own keys."""
+        names = [f"{s}_{m.lower()}" for s in ("level", "ref_level") for m in MECHS]
+        renamed = [CorpusSource([{k: r.get(full_key(k)) for k in names} for r in source.rows], source.items)
+                   for source in systems]
+        decomposition = super().corpus_decomposition(renamed)
+        if decomposition is None:
+            return None
+        finish = decomposition.finish
+        return replace(decomposition, finish=lambda sums: {full_key(k): v for k, v in finish(sums).items()})
 
     def compute(self, items: Sequence[Item]) -> Scores:
         scores = super().compute(items)

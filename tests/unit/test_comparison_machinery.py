@@ -213,3 +213,11 @@ def test_paths_are_shown_without_this_machines_absolute_paths(tmp_path, monkeypa
     assert display.display_text(f"pretrained={tmp_path}/cache/m,peft={tmp_path}/runs/sft x") == \
         "pretrained=<cache>/m,peft=runs/sft x"
     assert display.display_text("a ratio 1/2 and <cache>/x stay") == "a ratio 1/2 and <cache>/x stay"
+
+
+def test_an_instrument_only_one_side_has_is_named_not_dumped():
+    from harness.leaderboard.comparison import _differing_fields
+
+    record = {"kind": "epitome", "directory": "/abs/path/of/this/machine"}
+    assert _differing_fields({"epitome": record, "epitome_full": record}, {"epitome": record}) == "epitome_full only in the first"
+    assert _differing_fields({"bleu": {"n": 4}}, {"bleu": {"n": 2}}) == "bleu.n 4 vs 2"

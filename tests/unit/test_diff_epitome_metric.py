@@ -167,3 +167,28 @@ def test_seeker_post_sides():
     assert diff_epitome.full_key("emp_f1") == "emp_f1_full" and diff_epitome.full_key("emp_f1_ex") == "emp_f1_full_ex"
     assert diff_epitome.full_key("diff_epitome") == "diff_epitome_full"
     assert diff_epitome.full_key("ref_level_ip") == "ref_level_full_ip"
+
+
+def test_full_context_emp_f1_decomposes_from_its_own_levels_under_its_own_keys():
+    """epitome_full's resampling uses level_full_*/ref_level_full_* and reports emp_f1_full*,
+    never the prev-context levels that share its rows."""
+    import random
+
+    import numpy as np
+
+    from harness.metrics.base import CorpusSource, get_scorer
+
+    rng = random.Random(3)
+    rows = []
+    for _ in range(40):
+        row = {}
+        for m in ("er", "ip", "ex"):
+            row[f"level_{m}"], row[f"ref_level_{m}"] = 0.0, 2.0  # prev context: all wrong
+            row[f"level_full_{m}"], row[f"ref_level_full_{m}"] = float(rng.randint(0, 2)), float(rng.randint(0, 2))
+        rows.append(row)
+    scorer = get_scorer("epitome_full")
+    decomposition = scorer.corpus_decomposition([CorpusSource(rows)])
+    got = decomposition.finish(np.asarray(decomposition.features[0]).sum(axis=0, keepdims=True))
+    expected = scorer.corpus_from_rows(rows)
+    assert set(got) == set(expected) == {"emp_f1_full", "emp_f1_full_er", "emp_f1_full_ip", "emp_f1_full_ex"}
+    assert all(abs(float(got[k][0]) - expected[k]) < 1e-9 for k in expected)
