@@ -14,22 +14,9 @@ from transformers import TrainerCallback
 from harness.cli import main
 from harness.train import dpo as dpo_module
 from harness.train import sft as sft_module
-from harness.train.recipe import load_recipe, recipes_dir
-from tests.train_data import write_release
+from harness.train.recipe import recipes_dir
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
-
-
-@pytest.fixture(scope="module")
-def release(tmp_path_factory) -> Path:
-    return write_release(tmp_path_factory.mktemp("ed") / "ed.tar.gz")
-
-
-@pytest.fixture(scope="module")
-def recipe(release):
-    recipe = load_recipe("tiny")
-    recipe.source = str(release)
-    return recipe
 
 
 class Interrupt(TrainerCallback):

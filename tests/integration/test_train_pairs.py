@@ -14,22 +14,8 @@ from harness.pairs.files import provenance_path, read_pairs
 from harness.resources import sha256_of
 from harness.train import dpo as dpo_module
 from harness.train import sft as sft_module
-from harness.train.recipe import load_recipe
-from tests.train_data import write_release
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
-
-
-@pytest.fixture(scope="module")
-def release(tmp_path_factory) -> Path:
-    return write_release(tmp_path_factory.mktemp("ed") / "ed.tar.gz")
-
-
-@pytest.fixture(scope="module")
-def recipe(release):
-    recipe = load_recipe("tiny")
-    recipe.source = str(release)
-    return recipe
 
 
 def our_pairs(release: Path, path: Path, split: str = "train", n: int = 8) -> Path:

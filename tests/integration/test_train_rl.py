@@ -19,14 +19,8 @@ from harness.train.recipe import load_recipe, recipes_dir
 from harness.train.reward import MECHS, empathy_reward, seeker_text
 from tests.integration.test_epitome_training import write_mechanism_csvs
 from tests.integration.test_train import Interrupt, Steps, adapter_tensors
-from tests.train_data import write_release
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
-
-
-@pytest.fixture(scope="module")
-def release(tmp_path_factory) -> Path:
-    return write_release(tmp_path_factory.mktemp("ed") / "ed.tar.gz")
 
 
 @pytest.fixture(scope="module")
