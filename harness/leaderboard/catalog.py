@@ -8,7 +8,8 @@ read the same declarations. A key declared with `higher_is_better=None` is *desc
 test and no mark, and does not count in the multiple-comparison correction.
 
 Keys no scorer declares are lm-eval's accuracy metrics (per-example 0/1, higher is
-better: `acc`, `acc_norm`, `exact_match`, `*_acc`) or unknown: an unknown key is shown
+better: `acc`, `acc_norm`, `exact_match`, `*_acc`), EQ-Bench's per-question keys
+(`eqbench`, `percent_parseable`, higher is better), or unknown: an unknown key is shown
 and tested two-sided, but its direction is not guessed.
 """
 
@@ -22,6 +23,12 @@ from harness.metrics.base import CORPUS, EXAMPLE
 
 ACCURACY = "accuracy"
 _ACCURACY_KEYS = ("acc", "acc_norm", "exact_match")
+# lm-eval task keys that are per-example scores but not 0/1 accuracies (lm-eval's own
+# `higher_is_better` for them is True): EQ-Bench's score per question and its parse rate
+_LMEVAL_KEYS = {
+    "eqbench": ("lm-eval's EQ-Bench v2 score per question (at most 100)", (float("-inf"), 100.0)),
+    "percent_parseable": ("lm-eval's EQ-Bench share of parseable answers (0-100)", (0.0, 100.0)),
+}
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,9 @@ def info(key: str) -> MetricInfo:
         return declared[key]
     if is_accuracy_key(key):
         return MetricInfo(key, True, ACCURACY, None, "lm-eval per-example accuracy", (0.0, 1.0), declared=True)
+    if key in _LMEVAL_KEYS:
+        description, bounds = _LMEVAL_KEYS[key]
+        return MetricInfo(key, True, EXAMPLE, None, description, bounds, declared=True)
     return MetricInfo(key, None, None, None)
 
 

@@ -62,7 +62,7 @@ class ColumnSpec:
     group: str  # EMPATHY or GENERAL
     glossary: str
     source: str = "ed"  # the name of the Source that fills it (SOURCES)
-    higher_is_better: bool | None = None  # only for keys no scorer declares (MMLU, Open LLM)
+    higher_is_better: bool | None = None  # only for keys the catalog does not know (Open LLM)
     with_interval: bool = True
 
 
@@ -94,15 +94,14 @@ COLUMNS: list[ColumnSpec] = [
     ColumnSpec("dist2", "Dist-2", EMPATHY, "0-100, distinct bigrams / all bigrams of the responses (one number "
                "per system)"),
     ColumnSpec("length_chars", "Length (chars)", EMPATHY, "characters per response"),
-    ColumnSpec(MMLU, "MMLU", GENERAL, "0-1, accuracy on the MMLU questions", source="task:mmlu:acc",
-               higher_is_better=True),
+    ColumnSpec(MMLU, "MMLU", GENERAL, "0-1, accuracy on the MMLU questions", source="task:mmlu:acc"),
     # lm-eval's eq_bench or eq_bench_offline (docs/EQ_BENCH.md): its per-question metrics
     ColumnSpec(EQ_BENCH, "EQ-Bench", GENERAL, "at most 100, lm-eval's EQ-Bench v2 score per question (100: the "
                "reference emotion intensities; random answers about 0; unparseable answers 0)",
-               source="task:eq_bench:eqbench", higher_is_better=True),
+               source="task:eq_bench:eqbench"),
     ColumnSpec(f"{EQ_BENCH}_parseable", "EQ-Bench % parseable", GENERAL, "0-100, share of EQ-Bench answers lm-eval "
                "could score (four emotions of the question, each with a number)",
-               source="task:eq_bench:percent_parseable", higher_is_better=True),
+               source="task:eq_bench:percent_parseable"),
     ColumnSpec(OPENLLM, "Open LLM v2", GENERAL, "0-100, the Open LLM Leaderboard v2 average of the six normalized "
                "task scores", source="openllm", higher_is_better=True),
     *(ColumnSpec(f"{OPENLLM}:{t}", t, GENERAL, f"0-100, the normalized {t} score of the Open LLM average",
@@ -410,7 +409,8 @@ class Source:
 
 
 def _column(spec: ColumnSpec) -> Column:
-    info = catalog.info(spec.key)
+    # a task column ("task:<task>:<metric>") takes the direction of the metric it shows
+    info = catalog.info(spec.source.rsplit(":", 1)[-1] if spec.source.startswith("task:") else spec.key)
     direction = info.higher_is_better if info.declared else spec.higher_is_better
     return Column(spec.key, spec.label, spec.group, direction, spec.with_interval, spec.glossary, spec.source)
 

@@ -317,3 +317,25 @@ def test_leaderboard_shows_eq_bench_with_interval_and_paired_test(tmp_path, synt
         assert cells["tuned"][key]["p"] == pytest.approx(expected.pvalue)
         assert key not in cells["human"]  # not measured: blank, not zero
     assert cells["tuned"]["eq_bench_parseable"]["p_adj"] >= cells["tuned"]["eq_bench_parseable"]["p"]
+
+
+def test_compare_tests_eq_bench_in_its_better_direction(tmp_path, synthetic_scorers):
+    """EQ-Bench's keys come from lm-eval, not from a scorer: compare and the leaderboard
+    read their direction from the one catalog (higher is better), not leave them arrowless."""
+    from tests.synthetic_runs import make_items, write_run
+
+    rng = np.random.default_rng(1)
+    n = 30
+    parse = np.full(n, 100)
+    score_a = rng.normal(40, 10, n)
+    a = write_run(tmp_path, "a", model="base", items=make_items(20, 0.2, 1))
+    b = write_run(tmp_path, "b", model="tuned", items=make_items(20, 0.3, 2))
+    write_eq_bench(a, score_a, parse, list(range(n)))
+    write_eq_bench(b, score_a + rng.normal(3, 2, n), parse, list(range(n)))
+    assert main(["compare", str(a), str(b), "--json", str(tmp_path / "c.json"), "--output", str(tmp_path / "c.md"),
+                 "--resamples", "1000"]) == 0
+    metrics = json.loads((tmp_path / "c.json").read_text())["pairs"][0]["metrics"]
+    eq = next(m for k, m in metrics.items() if k.endswith("eqbench"))
+    assert eq["higher_is_better"] is True and eq["p"] is not None
+    row = next(line for line in (tmp_path / "c.md").read_text().splitlines() if "eqbench" in line)
+    assert "| ↑ |" in row
