@@ -50,7 +50,8 @@ METRICS_ENV = "EMPATHY_HARNESS_METRICS"
 
 def metric_selection() -> list[str] | None:
     """The scorers the ED tasks compute, from EMPATHY_HARNESS_METRICS (comma-separated,
-    or "none" for generation only); None (all registered scorers) when it is unset."""
+    or "none" for generation only; `default` names the default suite, so `default,epitome_full`
+    adds a scorer to it); None (the default suite) when it is unset."""
     value = os.environ.get(METRICS_ENV, "")
     if value.strip().lower() == "none":
         return []

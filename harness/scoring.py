@@ -31,14 +31,19 @@ from harness.metrics.base import Item, ScoreResult
 
 def resolve_metrics(requested: Iterable[str] | None) -> list[str]:
     """Scorer names for `requested` (scorer names or summary keys, each entry separated by
-    commas and/or spaces); all registered scorers when None."""
+    commas and/or spaces; `default` stands for the default suite, `all` for every registered
+    scorer); the default suite when None."""
     available = base.available()
     if requested is None:
-        return available
+        return base.default_suite()
+    groups = {"default": base.default_suite(), "all": available}
     by_key = {out.name: name for name in available for out in base.get_scorer(name).outputs}
     chosen: list[str] = []
     for entry in requested:
         for name in entry.replace(",", " ").split():
+            if name in groups:
+                chosen += [s for s in groups[name] if s not in chosen]
+                continue
             scorer = name if name in available else by_key.get(name)
             if scorer is None:
                 raise HarnessError(_unknown_metric(name, available, list(by_key)))
@@ -54,7 +59,8 @@ def _unknown_metric(name: str, available: list[str], keys: list[str]) -> str:
     hint = f" (did you mean {close[0]}?)" if close else ""
     if not close and Path(name).exists():
         hint = " (it is a file: put --metrics after the files, or end its names with --)"
-    return f"unknown metric {name!r}{hint}; metrics: {', '.join(available)}; or one of their keys: {', '.join(keys)}"
+    return (f"unknown metric {name!r}{hint}; metrics: {', '.join(available)}; or one of their keys: {', '.join(keys)}; "
+            "or `default` (the default suite), `all`")
 
 
 @contextmanager

@@ -10,7 +10,8 @@ import argparse
 def add(parser: argparse.ArgumentParser, help: str) -> None:
     parser.add_argument("--metrics", nargs="+", action="extend", metavar="NAME",
                         help=f"{help}: metric names or summary keys, separated by commas or spaces "
-                             "(e.g. nidf,iva or nidf iva)")
+                             "(e.g. nidf,iva or nidf iva); `default` is the default suite, `all` every metric "
+                             "(default,epitome_full adds EmpRL's full-context EPITOME reading)")
 
 
 def chosen(values: list[str] | None) -> list[str]:

@@ -189,7 +189,7 @@ def _load_generations_file(p: Path, metrics: Iterable[str] | None) -> Run:
     items = read_generations(p).items
     if not items:
         raise DataError(f"{p}: no generations")
-    names = list(metrics) if metrics is not None else base.available()
+    names = list(metrics) if metrics is not None else base.default_suite()
     rows: list[dict] = [{} for _ in items]
     summary: dict[str, float] = {}
     instruments: dict[str, dict] = {}

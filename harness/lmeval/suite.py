@@ -83,7 +83,11 @@ def plan(names: Sequence[str] | None = None) -> MetricPlan:
     """The plan for the named scorers; by default the selected ones (see module doc)."""
     if names is None:
         selected = metric_selection()
-        names = selected if selected is not None else base.available()
+        if selected:
+            from harness.scoring import resolve_metrics
+
+            selected = resolve_metrics(selected)
+        names = selected if selected is not None else base.default_suite()
     return _plan(tuple(names))
 
 

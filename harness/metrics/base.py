@@ -134,6 +134,12 @@ def available() -> list[str]:
     return sorted(names, key=lambda name: (rank.get(getattr(_REGISTRY[name], "__module__", ""), len(rank)), names.index(name)))
 
 
+def default_suite() -> list[str]:
+    """The scorers that run when no metrics are named: every registered one except those
+    whose class sets `in_default_suite = False` (readings few users need, at a cost)."""
+    return [name for name in available() if getattr(_REGISTRY[name], "in_default_suite", True)]
+
+
 def get_scorer(name: str) -> Scorer:
     """The process-wide instance of a scorer (model-based ones load their model once)."""
     _load_scorer_modules()
@@ -154,8 +160,8 @@ class ScoreResult:
 
 
 def score(items: Sequence[Item], metrics: Iterable[str] | None = None) -> ScoreResult:
-    """Run the named scorers (default: all registered) over one system's items."""
-    names = list(metrics) if metrics is not None else available()
+    """Run the named scorers (default: the default suite) over one system's items."""
+    names = list(metrics) if metrics is not None else default_suite()
     rows = [{"id": it.id} for it in items]
     summary: dict[str, float] = {}
     outputs: dict[str, Output] = {}

@@ -221,6 +221,9 @@ class EpitomeFullScorer(EpitomeScorer):
     """The `epitome` numbers with the whole history as the seeker post (EmpRL's Emp-F1)."""
 
     name = "epitome_full"
+    # EmpRL's reading, not EmPO's: it doubles the instrument's cost, so it runs when named
+    # (`--metrics default,epitome_full`, EMPATHY_HARNESS_METRICS=default,epitome_full)
+    in_default_suite = False
     outputs = tuple(Output(full_key(o.name), o.higher_is_better, o.level, o.description + " (seeker: whole history)")
                     for o in _outputs())
     inputs = ("context", "response", "reference")

@@ -192,3 +192,22 @@ def test_full_context_emp_f1_decomposes_from_its_own_levels_under_its_own_keys()
     expected = scorer.corpus_from_rows(rows)
     assert set(got) == set(expected) == {"emp_f1_full", "emp_f1_full_er", "emp_f1_full_ip", "emp_f1_full_ex"}
     assert all(abs(float(got[k][0]) - expected[k]) < 1e-9 for k in expected)
+
+
+def test_full_context_reading_runs_only_when_named(monkeypatch):
+    """EmpRL's full-context reading doubles the instrument's cost: not in the default suite,
+    added by name or with `default,epitome_full`, in every command and in the ED tasks."""
+    from harness.lmeval import suite
+    from harness.scoring import resolve_metrics
+
+    default = base.default_suite()
+    assert "epitome" in default and "epitome_full" not in default
+    assert "epitome_full" in base.available()
+    assert resolve_metrics(None) == default
+    assert resolve_metrics(["default,epitome_full"]) == default + ["epitome_full"]
+    assert resolve_metrics(["nidf", "all"])[0] == "nidf" and set(resolve_metrics(["all"])) == set(base.available())
+    monkeypatch.setenv("EMPATHY_HARNESS_METRICS", "default,epitome_full")
+    assert list(suite.plan().per_corpus) + list(suite.plan().per_document)  # resolves, no unknown metric
+    assert "emp_f1_full" in {o.name for o, _ in suite.plan().outputs}
+    monkeypatch.delenv("EMPATHY_HARNESS_METRICS")
+    assert "emp_f1_full" not in {o.name for o, _ in suite.plan().outputs}

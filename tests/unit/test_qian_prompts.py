@@ -85,7 +85,7 @@ def test_more_exemplars_than_training_dialogues(release):
         prompt(load("ed_qian_5shot", release))
 
 
-def test_two_stage_prompts(release, tmp_path):
+def test_two_stage_prompts(release, tmp_path, mirror):  # the task build loads the NRC lexicon
     stage1 = load("ed_qian_twostage_stage1", release)
     assert prompt(stage1) == f"{T}\n\n{G}\n\n{CONTEXT}\n\n{S1}\n"
     gold_e = load("ed_qian_twostage_gold_emotion", release)
