@@ -129,6 +129,7 @@ def run(request: EvalRequest) -> Path:
             metadata, stage_record = stages.write(staging, staged, first_results)
             manager = taskdir.task_manager(tasks, metadata={**request.metadata, **metadata})
         results = _simple_evaluate(request, lm, model_args, tasks, manager, apply_template, cache, seeds)
+        stages.relative_paths(results, staging)
         _say("scoring and writing the run folder")
         run_folder.write_results(staging, results)
         units = {}

@@ -57,3 +57,17 @@ def write(run: Path, stages: dict[str, list[str]], results: dict) -> tuple[dict,
                          "results": results.get("results", {}).get(stage), "config_version":
                          results.get("versions", {}).get(stage)}
     return {"stages": files}, record
+
+
+def relative_paths(results: dict, run: Path) -> None:
+    """The stage files in lm-eval's recorded task configs named relative to the run folder:
+    the configs (results.json, their sha256 in the manifest) then do not depend on where or
+    on which machine the run was made."""
+    root = run.resolve()
+    for config in results.get("configs", {}).values():
+        files = (config.get("metadata") or {}).get("stages")
+        if isinstance(files, dict):
+            for stage, path in files.items():
+                p = Path(path)
+                if p.is_absolute() and p.is_relative_to(root):
+                    files[stage] = p.relative_to(root).as_posix()

@@ -49,6 +49,9 @@ def test_two_stage_end_to_end_and_resume(mirror, toys, tmp_path, monkeypatch):
     assert manifest["first_stages"]["ed_qian_twostage_stage1"]["tasks"] == ["ed_qian_twostage"]
     assert manifest["prompts"]["ed_qian_twostage"]["template_sha256"] == template.template_sha256()
     assert len(manifest["prompts"]["ed_qian_twostage"]["prompts_sha256"]) == 64
+    # the recorded task config names the stage file inside the run, not the machine's staging path
+    recorded = json.loads((out / "results.json").read_text())["configs"]["ed_qian_twostage"]["metadata"]["stages"]
+    assert recorded == {"ed_qian_twostage_stage1": "tasks/ed_qian_twostage/stage1.jsonl"}
     third = _count_generate(monkeypatch)
     run(request)
     assert third == []
