@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "Emp-F1 and Dist-n are resampled from per-example counts and need no budget")
     p.add_argument("--seed", type=int, default=0, help="seed of every resampling (default 0)")
     p.add_argument("--level", type=float, default=0.95, help="confidence level of the intervals (default 0.95)")
-    metric_option.add(p, "scorers to run on generations files (default: all registered)")
+    metric_option.add(p, "scorers to run on generations files (default: the default suite)")
     instruments.add_options(p)
     p.set_defaults(func=run_compare)
 

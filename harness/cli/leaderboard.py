@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--extra-columns", metavar="KEY[,KEY]", default="",
                    help="more metric keys after the empathy columns, e.g. dist1,bertscore_p,bertscore_r,bleu2,bleu4,"
                         "emotion_acc (Qian et al.'s reporting)")
-    metric_option.add(p, "scorers to run on generations files (default: all registered)")
+    metric_option.add(p, "scorers to run on generations files (default: the default suite)")
     p.set_defaults(func=run_leaderboard)
 
 

@@ -15,7 +15,7 @@ def add(parser: argparse.ArgumentParser, help: str) -> None:
 
 
 def chosen(values: list[str] | None) -> list[str]:
-    """The scorer names `--metrics` asks for; every registered scorer without it."""
+    """The scorer names `--metrics` asks for; the default suite without it."""
     from harness.scoring import resolve_metrics
 
     return resolve_metrics(values)

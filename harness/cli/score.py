@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="generations or lm-eval samples (JSON lines)")
     parser.add_argument("--output", "-o", required=True, metavar="DIR", help="folder for the scored folders")
-    metric_option.add(parser, "the metrics to compute (default: all)")
+    metric_option.add(parser, "the metrics to compute (default: the default suite)")
     parser.add_argument("--skip-invalid", action="store_true", help="skip and count malformed lines instead of failing")
     parser.add_argument(
         "--tokenizer", choices=["punkt", "preserve_line"], default="punkt",

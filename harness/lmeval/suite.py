@@ -17,8 +17,9 @@ suite's scorers are split accordingly (a `MetricPlan`):
 Corpus-level numbers see the responses in id order, so they depend neither on the order
 lm-eval generated in nor on the number of ranks.
 
-The scorers are all registered ones, or those named (comma-separated) in
-EMPATHY_HARNESS_METRICS ("none": generate and log, score nothing).
+The scorers are the default suite (harness.metrics.base.default_suite), or those named
+(comma-separated; `default` for the default suite) in EMPATHY_HARNESS_METRICS ("none":
+generate and log, score nothing).
 """
 
 from __future__ import annotations
