@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="The main job end to end: the embedded SmolLM2-135M-Instruct on the first --limit ED test "
                     "dialogues and a 5-shot MMLU slice, the human and opposite-emotion reference runs on the same "
                     "dialogues, then the leaderboard and figures in --output. The first run on a machine trains the "
-                    "EPITOME instrument (about 10-12 minutes on 2 CPU cores, once); each step's time and the total "
+                    "EPITOME instrument (about 8-12 minutes on 2 CPU cores, once); each step's time and the total "
                     "are printed. Run again, cached responses are reused.")
     parser.add_argument("--limit", type=int, default=200, help="ED test dialogues (default 200)")
     parser.add_argument("--mmlu-limit", type=int, default=1,
@@ -144,7 +144,7 @@ def prepare_instruments(scorers) -> bool:
     missing = missing_mechanisms(folder)
     if missing:
         print(f"The EPITOME instrument ({choice.name}) is not trained on this machine yet: training "
-              f"{', '.join(missing)} now, once, into {folder} (on 2 idle CPU cores about 10-12 minutes).", flush=True)
+              f"{', '.join(missing)} now, once, into {folder} (on 2 idle CPU cores about 8-12 minutes).", flush=True)
         ensure_instrument(SETTINGS.backbone, progress=True, directory=SETTINGS.directory)
     return bool(missing)
 
