@@ -153,13 +153,19 @@ def _judge_lines(report: dict) -> list[str]:
            f"greedy, at most {inst.get('generation', {}).get('max_gen_toks')} new tokens.",
            f"Rated: the {j.get('responses')} responses of {j.get('dialogues')} dialogues; "
            f"{j['answers']} answers, {j['generated']} generated in this run ({j['seconds']} s; the rest from the cache).",
-           "", "| statement | unparseable | by reason | examples |", "|---|---|---|---|"]
+           "", "| statement | unparseable | by reason | examples | distinct scores (most frequent) |",
+           "|---|---|---|---|---|"]
+    distinct = j.get("distinct", {})
     for key, u in j["unparseable"].items():
         reasons = ", ".join(f"{k} {v}" for k, v in u["by_reason"].items()) or "–"
         examples = " · ".join(f"`{e.strip()[:30]!r}`" for e in u["examples"][:3]) or "–"
-        out.append(f"| {key} | {u['count']} of {j['answers'] // max(1, len(j['unparseable']))} | {reasons} | {examples} |")
+        d = distinct.get(key) or distinct.get(f"judge_{key}")
+        spread = "–" if not d else f"{d['distinct']} ({', '.join(f'{v:g} x{n}' for v, n in d['most_common'])})"
+        out.append(f"| {key} | {u['count']} of {j['answers'] // max(1, len(j['unparseable']))} | {reasons} | {examples} "
+                   f"| {spread} |")
     out += ["", "Unparseable answers are missing values: they are left out of the correlations (their n shows it), "
-            "never turned into a number.", ""]
+            "never turned into a number. A statement with one distinct score ranks nothing: its correlations are "
+            "undefined (–).", ""]
     return out
 
 

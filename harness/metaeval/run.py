@@ -165,7 +165,18 @@ def score_judge(per_system: dict, scorer, scored: Scored) -> dict:
     scored.instruments["judge"] = scorer.instrument()
     scored.seconds["judge"] = round(seconds, 3)
     return {"responses": len(rows), "unparseable": scorer.unparseable_report(), "answers": len(rows) * len(scorer.rubric.items),
-            "generated": scorer.judge.generated - generated_before, "seconds": round(seconds, 3)}
+            "generated": scorer.judge.generated - generated_before, "seconds": round(seconds, 3),
+            "distinct": {name: distinct_values(values) for name, values in result.per_example.items()}}
+
+
+def distinct_values(values: list) -> dict:
+    """How many different scores a judge statement gave (a constant judge ranks nothing: its
+    correlations are undefined), with the most frequent ones."""
+    from collections import Counter
+
+    counts = Counter(v for v in values if v is not None)
+    return {"parsed": sum(counts.values()), "distinct": len(counts),
+            "most_common": [[value, n] for value, n in counts.most_common(3)]}
 
 
 def human_means(data: EmpoRatings) -> tuple[dict[tuple[int, str], dict[str, float]], dict]:

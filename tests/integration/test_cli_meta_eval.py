@@ -139,6 +139,9 @@ def test_judge_scores_go_into_the_report_and_rescoring_generates_nothing(inputs,
                  and not k.startswith("judge_unparseable"))
     assert scored + unparseable == 120
     assert "judge_emotion_understanding" in first["example_level"]["all"]
+    spread = first["judge"]["distinct"]["judge_emotion_understanding"]
+    assert spread["parsed"] == sum(r["metrics"]["judge_emotion_understanding"] is not None for r in rows)
+    assert "distinct scores (most frequent)" in (tmp_path / "a" / "README.md").read_text()
     assert first["instruments"]["judge"]["rubric"]["file"] == "harness/judge_prompts/empo_statements.yaml"
     assert main([*args, "--output", str(tmp_path / "b")]) == 0
     second = json.loads((tmp_path / "b" / "meta_eval.json").read_text())

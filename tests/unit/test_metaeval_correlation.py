@@ -102,3 +102,12 @@ def test_shared_bootstrap_gives_the_same_numbers_as_the_one_off_function():
     alone = correlations(METRIC, HUMAN, GROUPS, control=length, resamples=100, seed=5)
     assert shared == alone
     assert boot.correlations(HUMAN, METRIC) == correlations(HUMAN, METRIC, GROUPS, resamples=100, seed=5)
+
+
+def test_a_judges_spread_is_counted_missing_values_aside():
+    from harness.metaeval.run import distinct_values
+
+    assert distinct_values([100.0, None, 100.0, 100.0]) == {"parsed": 3, "distinct": 1, "most_common": [[100.0, 3]]}
+    spread = distinct_values([10.0, 20.0, 20.0, None, 30.0, 20.0, 10.0])
+    assert spread["parsed"] == 6 and spread["distinct"] == 3 and spread["most_common"][:2] == [[20.0, 3], [10.0, 2]]
+    assert distinct_values([None, None]) == {"parsed": 0, "distinct": 0, "most_common": []}
