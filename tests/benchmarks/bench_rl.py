@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from tests.benchmarks.bench_epitome import isolated, peak_mib
+from harness.leaderboard.display import display_path
 from tests.benchmarks.common import REPORTS, write_report
 
 BACKBONE = "all-minilm-l6-v2"
@@ -108,7 +109,7 @@ def main(quick: bool = False) -> None:
                      "wall s": s["train_s"] / s["steps"], "CPU s": s["cpu_s"] / s["steps"], "per s": "",
                      "peak MiB": s["peak_mib"],
                      "note": f"per step (trainer runtime); the whole process {s['process_s']:.0f} s with loading"})
-        notes.append(f"RL steps from {sft}; CPU s per step = the process's user + system time / steps "
+        notes.append(f"RL steps from {display_path(sft, REPO)}; CPU s per step = the process's user + system time / steps "
                      f"(loading included); load average after: {[round(x, 2) for x in os.getloadavg()]}")
     else:
         notes.append(f"RL steps not measured here: RL_BENCH_STEPS=0, or no SFT folder at {sft} (set RL_BENCH_SFT)")
