@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import random
 
@@ -13,6 +12,7 @@ from scipy import stats
 from harness.cli import main
 from harness.human_eval.empo import EMPO_SYSTEMS
 from tests.conftest import ed_row, write_ed_release
+from tests.support.empo_ratings import chat, write_ratings
 
 TURNS = [
     ("I lost my dog yesterday.", "Oh no, what happened?", "He ran away in the storm.", "I am so sorry."),
@@ -28,14 +28,6 @@ RESPONSES = {
     "SFT": "Oh no.",
     "zephyr_dpo": "I understand how you feel, that must be difficult for you.",
 }
-FIELDS = ["", "sample_index", "Dim1", "Dim2", "Dim3", "Dim4", "Dim5", "annotator", "ED_index", "chat_templates",
-          "gen_targets", "prevs", "emotions", "gens", "chat_cut", "tidy_chat", "model"]
-
-
-def chat(turns) -> str:
-    roles = ["user", "assistant"]
-    body = "".join(f"<|{roles[i % 2]}|>\n{t}</s>\n" for i, t in enumerate(turns))
-    return f"<|system|>\nBe kind.</s>\n{body}<|assistant|>\n"
 
 
 @pytest.fixture
@@ -45,25 +37,19 @@ def inputs(tmp_path):
         rows += [ed_row(f"hit:{d}_conv:{d}", i + 1, t.replace(",", "_comma_")) for i, t in enumerate(turns)]
     release = write_ed_release(tmp_path / "ed.tar.gz", {"test": rows})
     rng = random.Random(0)
-    ratings = tmp_path / "he.csv"
-    with open(ratings, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, FIELDS)
-        writer.writeheader()
-        n = 0
-        for d, turns in enumerate(TURNS):
-            for system in EMPO_SYSTEMS:
-                response = turns[3] if system == "human_targets" else RESPONSES[system]
-                for a in range(3):
-                    # longer responses rated higher, plus noise: length must show up
-                    base = min(95, 20 + 0.8 * len(response))
-                    dims = [max(0, min(100, round(base + rng.gauss(0, 15)))) for _ in range(4)]
-                    writer.writerow({"": n, "sample_index": d, "Dim1": dims[0], "Dim2": dims[1], "Dim3": dims[2],
-                                     "Dim4": dims[3], "Dim5": rng.choice([0, 1]), "annotator": f"{system}-{d}-{a}",
-                                     "ED_index": 100 + d, "chat_templates": chat(turns[:3]), "gen_targets": turns[3],
-                                     "prevs": turns[2], "emotions": "sad", "gens": response, "chat_cut": "",
-                                     "tidy_chat": "", "model": system})
-                    n += 1
-    return ratings, release
+    lines = []
+    for d, turns in enumerate(TURNS):
+        for system in EMPO_SYSTEMS:
+            response = turns[3] if system == "human_targets" else RESPONSES[system]
+            for a in range(3):
+                # longer responses rated higher, plus noise: length must show up
+                base = min(95, 20 + 0.8 * len(response))
+                dims = [max(0, min(100, round(base + rng.gauss(0, 15)))) for _ in range(4)]
+                lines.append({"sample_index": d, "Dim1": dims[0], "Dim2": dims[1], "Dim3": dims[2], "Dim4": dims[3],
+                              "Dim5": rng.choice([0, 1]), "annotator": f"{system}-{d}-{a}", "ED_index": 100 + d,
+                              "chat_templates": chat(*turns[:3]), "gen_targets": turns[3], "prevs": turns[2],
+                              "gens": response, "model": system})
+    return write_ratings(tmp_path / "he.csv", lines), release
 
 
 def test_meta_eval_writes_a_report_whose_numbers_are_scipys(inputs, tmp_path, capsys):

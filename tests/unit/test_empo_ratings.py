@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pytest
 
 from harness.errors import DataError
 from harness.human_eval.empo import EMPO_CHECKBOX, EMPO_DIMENSIONS, parse_chat, read_empo_ratings
+from tests.support.empo_ratings import write_ratings
 
 CHAT = "<|system|>\nBe kind.</s>\n<|user|>\nI lost my keys.</s>\n<|assistant|>\nOh no!</s>\n<|user|>\nAnd my phone.\nToday.</s>\n<|assistant|>\n"
-FIELDS = ["", "sample_index", "Dim1", "Dim2", "Dim3", "Dim4", "Dim5", "annotator", "ED_index", "chat_templates",
-          "gen_targets", "prevs", "emotions", "gens", "chat_cut", "tidy_chat", "model"]
 
 
 def write(path: Path, rows: list[dict]) -> Path:
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, FIELDS)
-        writer.writeheader()
-        for i, row in enumerate(rows):
-            base = {"": i, "sample_index": 0, "Dim1": 10, "Dim2": 20, "Dim3": 30, "Dim4": 40, "Dim5": 1,
-                    "annotator": "a1", "ED_index": 7, "chat_templates": CHAT, "gen_targets": "That is awful.",
-                    "prevs": "", "emotions": "annoyed", "gens": "So sorry.", "chat_cut": "", "tidy_chat": "", "model": "SFT"}
-            writer.writerow(base | row)
-    return path
+    return write_ratings(path, rows, chat_templates=CHAT, emotions="annoyed")
 
 
 def test_chat_turns_keep_newlines_inside_a_turn_and_drop_the_system_prompt():

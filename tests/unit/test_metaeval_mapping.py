@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import os
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from harness.errors import HarnessError
 from harness.human_eval.empo import read_empo_ratings
 from harness.metaeval.mapping import map_dialogues
 from harness.metaeval.run import check_mapping, rated_dialogues
+from tests.support.empo_ratings import chat, write_ratings
 
 EXAMPLES = [
     Example("hit:1_conv:2", "test", "sad", "s", ("I lost my keys.", "Oh no!", "And my phone.  Today."), "That is awful."),
@@ -20,26 +20,10 @@ EXAMPLES = [
     Example("hit:4_conv:8", "test", "proud", "s", ("Same words",), "a"),
     Example("hit:5_conv:10", "test", "proud", "s", ("Same words",), "b"),
 ]
-FIELDS = ["", "sample_index", "Dim1", "Dim2", "Dim3", "Dim4", "Dim5", "annotator", "ED_index", "chat_templates",
-          "gen_targets", "prevs", "emotions", "gens", "chat_cut", "tidy_chat", "model"]
-
-
-def chat(*turns: str) -> str:
-    roles = ["user", "assistant"]
-    body = "".join(f"<|{roles[i % 2]}|>\n{t}</s>\n" for i, t in enumerate(turns))
-    return f"<|system|>\nBe kind.</s>\n{body}<|assistant|>\n"
 
 
 def write(path: Path, rows: list[dict]) -> Path:
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, FIELDS)
-        writer.writeheader()
-        for i, row in enumerate(rows):
-            base = {"": i, "sample_index": 0, "Dim1": 10, "Dim2": 20, "Dim3": 30, "Dim4": 40, "Dim5": 1,
-                    "annotator": "a1", "ED_index": 7, "gen_targets": "That is awful.", "prevs": "", "emotions": "sad",
-                    "gens": "So sorry.", "chat_cut": "", "tidy_chat": "", "model": "SFT"}
-            writer.writerow(base | row)
-    return path
+    return write_ratings(path, rows)
 
 
 def test_empo_rows_map_through_the_turns_whitespace_and_case_aside(tmp_path):
