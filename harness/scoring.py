@@ -55,7 +55,7 @@ def resolve_metrics(requested: Iterable[str] | None) -> list[str]:
 
 
 def _unknown_metric(name: str, available: list[str], keys: list[str]) -> str:
-    close = difflib.get_close_matches(name, available + keys, n=1)
+    close = difflib.get_close_matches(name, available + keys + ["default", "all"], n=1)
     hint = f" (did you mean {close[0]}?)" if close else ""
     if not close and Path(name).exists():
         hint = " (it is a file: put --metrics after the files, or end its names with --)"

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable, Sequence
 
-from harness.config import metric_selection
+from harness.config import METRICS_ENV, metric_selection
 from harness.errors import HarnessError
 from harness.lmeval import ed
 from harness.metrics import base
@@ -87,7 +87,10 @@ def plan(names: Sequence[str] | None = None) -> MetricPlan:
         if selected:
             from harness.scoring import resolve_metrics
 
-            selected = resolve_metrics(selected)
+            try:
+                selected = resolve_metrics(selected)
+            except HarnessError as exc:
+                raise HarnessError(f"{METRICS_ENV}: {exc}") from None
         names = selected if selected is not None else base.default_suite()
     return _plan(tuple(names))
 

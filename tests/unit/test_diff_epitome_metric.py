@@ -211,3 +211,15 @@ def test_full_context_reading_runs_only_when_named(monkeypatch):
     assert "emp_f1_full" in {o.name for o, _ in suite.plan().outputs}
     monkeypatch.delenv("EMPATHY_HARNESS_METRICS")
     assert "emp_f1_full" not in {o.name for o, _ in suite.plan().outputs}
+
+
+def test_a_misspelt_selection_names_its_source_and_the_suite(monkeypatch):
+    from harness.errors import HarnessError
+    from harness.lmeval import suite
+    from harness.scoring import resolve_metrics
+
+    with pytest.raises(HarnessError, match="did you mean default"):
+        resolve_metrics(["defualt"])
+    monkeypatch.setenv("EMPATHY_HARNESS_METRICS", "default,bogus")
+    with pytest.raises(HarnessError, match="^EMPATHY_HARNESS_METRICS: unknown metric 'bogus'"):
+        suite.plan()
