@@ -14,7 +14,7 @@ SFT=${SFT:-runs/smollm2/sft}
 RUNS=${RUNS:-runs/rl}
 PY=${PY:-python}
 heavy() { if [ -n "${LOCK:-}" ]; then flock "$LOCK" nice -n 10 "$@"; else nice -n 10 "$@"; fi; }
-export EMPATHY_HARNESS_METRICS=epitome,epitome_full,distinct,length
+export EMPATHY_HARNESS_METRICS=epitome,epitome_full,dist,length
 BASE=smollm2-135m-instruct
 SYSTEMS=(sft rl rl-no-kl rl-no-empathy)
 adapter() { case $1 in sft) echo "$SFT";; *) echo "$RUNS/train/$1";; esac; }

@@ -53,3 +53,22 @@ def test_mean_ignores_undefined():
 
 def test_prev_is_last_context_turn():
     assert Item("a", ("s1", "l1", "s2"), "r", "ref").prev == "s2"
+
+
+def test_metric_selections_in_committed_scripts_resolve():
+    """Every EMPATHY_HARNESS_METRICS a committed script exports names registered scorers
+    (reports/rl/run.sh once said `distinct`, and every eval it started exited at once)."""
+    import re
+    from pathlib import Path
+
+    from harness.scoring import resolve_metrics
+
+    root = Path(__file__).resolve().parents[2]
+    scripts = [p for p in (*root.glob("reports/**/*.sh"), *root.glob("scripts/**/*.sh"), root / "Makefile") if p.is_file()]
+    found = 0
+    for script in scripts:
+        for value in re.findall(r"EMPATHY_HARNESS_METRICS=([\w,]+)", script.read_text()):
+            found += 1
+            if value != "none":
+                assert resolve_metrics([value]), f"{script.name}: {value}"
+    assert found, "no script exports EMPATHY_HARNESS_METRICS: the test reads nothing"
