@@ -78,6 +78,8 @@ COLUMNS: list[ColumnSpec] = [
                "reference's, mean over ER, IP, EX (one number per system)"),
     ColumnSpec("emp_f1_full", "Emp-F1 (full context)", EMPATHY, "0-100, Emp-F1 with the whole dialogue history as "
                "the EPITOME seeker post, as EmpRL computes it (one number per system)"),
+    ColumnSpec("r_emp", "R_emp", EMPATHY, "0-1, EmpRL's reward: the EPITOME instrument's probability of the "
+               "reference's three levels for the response (whole history as seeker post; `emp_reward`)"),
     ColumnSpec("bertscore_f1", "BERTScore F1", EMPATHY, "about 0-1, token-embedding F1 against the reference "
                "(see Provenance for the encoder)"),
     ColumnSpec("nidf", "NIDF", EMPATHY, "0-1, mean normalized inverse document frequency of the response's words "

@@ -14,6 +14,7 @@ SCORER_MODULES: tuple[str, ...] = (
     "harness.metrics.overlap",
     "harness.metrics.length",
     "harness.metrics.diff_epitome",
+    "harness.metrics.emp_reward",
     "harness.metrics.bertscore",
 )
 

@@ -269,6 +269,19 @@ def _shared_instrument(backbone, directory, train_if_missing, progress):
     return _INSTRUMENTS[key]
 
 
+def reference_levels(inst, seekers: Sequence[str], references: Sequence[str], batch_size: int = 64
+                     ) -> dict[str, list[int]]:
+    """The instrument's levels of the references: from the on-disk cache (instrument id +
+    content), or computed once in batches and kept there."""
+    key = _content_key(seekers, references)
+    cached = _read_cached(inst.id, key, len(references))
+    if cached is not None:
+        return cached
+    levels = inst.levels(list(seekers), list(references), MECHS, batch_size=batch_size)
+    _write_cached(inst.id, key, levels)
+    return levels
+
+
 def _content_key(prevs: Sequence[str], references: Sequence[str]) -> str:
     blob = json.dumps([list(prevs), list(references)], ensure_ascii=False).encode()
     return hashlib.sha256(blob).hexdigest()

@@ -86,17 +86,11 @@ class EmpathyReward:
         self.batch_size = batch_size
 
     def reference_levels(self, seekers: Sequence[str], references: Sequence[str]) -> dict[str, list[int]]:
-        """The instrument's levels of the reference responses: read from the on-disk cache
-        (instrument id + content) or computed once, in batches, and kept there."""
-        from harness.metrics.diff_epitome import _content_key, _read_cached, _write_cached
+        """The instrument's levels of the reference responses, computed once per content and
+        kept on disk (as the DIFF-EPITOME scorer keeps them)."""
+        from harness.metrics.diff_epitome import reference_levels
 
-        key = _content_key(list(seekers), list(references))
-        cached = _read_cached(self.instrument.id, key, len(references))
-        if cached is not None:
-            return cached
-        levels = self.instrument.levels(list(seekers), list(references), MECHS, batch_size=self.batch_size)
-        _write_cached(self.instrument.id, key, levels)
-        return levels
+        return reference_levels(self.instrument, seekers, references, self.batch_size)
 
     def __call__(self, prompts, completions, seeker, **columns) -> list[float]:
         responses = [completion_text(c) for c in completions]

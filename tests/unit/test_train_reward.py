@@ -165,3 +165,47 @@ def test_cpu_ablations_differ_from_the_cpu_recipe_only_where_named():
     for ablation in (no_kl, no_emp):
         assert (ablation.base_model, ablation.rl_data, ablation.system_prompt_name) == \
             (full.base_model, full.rl_data, full.system_prompt_name)
+
+
+class ProbabilityInstrument:
+    """Level probabilities looked up by response text (logits = their logs); records the
+    seeker texts it is handed."""
+
+    id = "p" * 64
+    PROBS = {  # response -> (ER, IP, EX) level probabilities
+        "there there": ((0.5, 0.25, 0.25), (0.1, 0.8, 0.1), (1 / 3, 1 / 3, 1 / 3)),
+        "ok": ((0.2, 0.2, 0.6), (0.6, 0.2, 0.2), (0.2, 0.2, 0.6)),
+        "REF": ((0.9, 0.05, 0.05), (0.1, 0.8, 0.1), (0.1, 0.1, 0.8)),  # levels 0, 1, 2
+    }
+
+    def __init__(self):
+        self.seekers = []
+
+    def logits(self, seekers, responses, mechanisms, batch_size=64):
+        self.seekers.append(list(seekers))
+        return {m: torch.tensor([self.PROBS[r][i] for r in responses]).log() for i, m in enumerate(MECHS)}
+
+    def levels(self, seekers, responses, mechanisms=MECHS, batch_size=64):
+        return {m: row.argmax(dim=-1).tolist() for m, row in self.logits(seekers, responses, mechanisms).items()}
+
+    def describe(self):
+        return {"kind": "epitome", "backbone": "fake", "instrument_id": self.id}
+
+
+def test_reward_as_a_metric_is_the_product_of_the_reference_levels_probabilities(tmp_path, monkeypatch):
+    from harness.metrics import base, emp_reward
+    from harness.metrics.base import Item
+
+    monkeypatch.setenv("EMPATHY_HARNESS_CACHE", str(tmp_path))
+    monkeypatch.setattr(base, "_INSTANCES", {})
+    inst = ProbabilityInstrument()
+    monkeypatch.setattr(emp_reward.EmpRewardScorer, "_load", lambda self: inst)
+    history = ("I lost my dog.", "Oh no.", "He was 14.")
+    items = [Item("a", history, "there there", "REF"), Item("b", history, "ok", "REF")]
+    result = base.score(items, ["emp_reward"])
+    # reference levels ER 0, IP 1, EX 2: 0.5 * 0.8 * 1/3 and 0.2 * 0.2 * 0.6
+    assert [r["r_emp"] for r in result.per_example] == pytest.approx([0.5 * 0.8 / 3, 0.2 * 0.2 * 0.6])
+    assert result.summary["r_emp"] == pytest.approx((0.5 * 0.8 / 3 + 0.024) / 2)
+    assert inst.seekers[0] == ["I lost my dog. Oh no. He was 14."] * 2  # EmpRL's seeker: the whole history
+    assert result.outputs["r_emp"].higher_is_better is True
+    assert "emp_reward" not in base.default_suite()
