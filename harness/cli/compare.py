@@ -35,7 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "Emp-F1 and Dist-n are resampled from per-example counts and need no budget")
     p.add_argument("--seed", type=int, default=0, help="seed of every resampling (default 0)")
     p.add_argument("--level", type=float, default=0.95, help="confidence level of the intervals (default 0.95)")
-    metric_option.add(p, "scorers to run on generations files (default: the default suite)")
+    metric_option.add(p, "scorers to run on generations files (default: the default suite); named here, "
+                      "also those a run folder's task lacks, scored from its generations")
     instruments.add_options(p)
     p.set_defaults(func=run_compare)
 
@@ -50,7 +51,8 @@ def run_compare(args: argparse.Namespace) -> int:
         raise HarnessError("--resamples must be at least 1")
     if not 0 < args.level < 1:
         raise HarnessError("--level must be between 0 and 1, e.g. 0.95")
-    runs = [load_run(path, metrics=metric_option.chosen(args.metrics)) for path in args.runs]
+    runs = [load_run(path, metrics=metric_option.chosen(args.metrics), add_metrics=metric_option.added(args.metrics))
+            for path in args.runs]
     settings = comparison.Settings(
         resamples=args.resamples, corpus_resamples=args.corpus_resamples,
         corpus_budget=args.corpus_budget or None, seed=args.seed, level=args.level, correction=args.correction)

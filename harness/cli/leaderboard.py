@@ -41,7 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--extra-columns", metavar="KEY[,KEY]", default="",
                    help="more metric keys after the empathy columns, e.g. dist1,bertscore_p,bertscore_r,bleu2,bleu4,"
                         "emotion_acc (Qian et al.'s reporting)")
-    metric_option.add(p, "scorers to run on generations files (default: the default suite)")
+    metric_option.add(p, "scorers to run on generations files (default: the default suite); named here, "
+                      "also those a run folder's task lacks, scored from its generations")
     p.set_defaults(func=run_leaderboard)
 
 
@@ -65,7 +66,7 @@ def run_leaderboard(args: argparse.Namespace) -> int:
     runs = []
     for arg in args.runs:
         name, path = parse_run_argument(arg)
-        run = load_run(path, metrics=metric_option.chosen(args.metrics))
+        run = load_run(path, metrics=metric_option.chosen(args.metrics), add_metrics=metric_option.added(args.metrics))
         if name:
             run.model = run.label = name
         runs.append(run)

@@ -19,3 +19,9 @@ def chosen(values: list[str] | None) -> list[str]:
     from harness.scoring import resolve_metrics
 
     return resolve_metrics(values)
+
+
+def added(values: list[str] | None) -> list[str]:
+    """The scorers `--metrics` names explicitly (none without it): what compare and
+    leaderboard compute for run and scored folders whose tasks lack them."""
+    return chosen(values) if values else []

@@ -81,19 +81,49 @@ class Run:
         return bool(self.manifest.get("reference"))
 
 
-def load_run(path: str | Path, *, metrics: Iterable[str] | None = None) -> Run:
-    """Read a run folder, a scored folder or a generations file (scored on the fly)."""
+def load_run(path: str | Path, *, metrics: Iterable[str] | None = None, add_metrics: Iterable[str] = ()) -> Run:
+    """Read a run folder, a scored folder or a generations file (scored on the fly with
+    `metrics`, the default suite when None). `add_metrics`: scorers that a run or scored
+    folder's task lacks are computed here from its generations (in memory; the folder is
+    not changed), with a note saying so."""
     p = Path(path)
     if not p.exists():
         raise HarnessError(f"{p}: no such file or folder (expected a run folder, a scored folder or a generations file)")
     if p.is_file():
         return _load_generations_file(p, metrics)
     if (p / MANIFEST).exists():
-        return _load_run_folder(p)
-    if (p / SCORES).exists():
-        task = load_scored_folder(p, name="")
-        return Run(p, "scored", p.name, p.name, None, {}, {"": task})
-    raise HarnessError(f"{p}: neither a run folder ({MANIFEST}), a scored folder ({SCORES}) nor a generations file")
+        run = _load_run_folder(p)
+    elif (p / SCORES).exists():
+        run = Run(p, "scored", p.name, p.name, None, {}, {"": load_scored_folder(p, name="")})
+    else:
+        raise HarnessError(f"{p}: neither a run folder ({MANIFEST}), a scored folder ({SCORES}) nor a generations file")
+    for task in run.tasks.values():
+        added = _add_scores(task, list(add_metrics))
+        if added:
+            run.notes.append(f"task {task.name or p.name}: {', '.join(added)} scored from its generations here "
+                             f"(not in the folder)")
+    return run
+
+
+def _add_scores(task: TaskData, names: list[str]) -> list[str]:
+    """Score `task`'s generations with the scorers in `names` that none of its keys come
+    from; returns the scorers added."""
+    from harness.metrics import base
+
+    missing = [n for n in names
+               if not any(o.name in task.values or o.name in task.summary for o in base.get_scorer(n).outputs)]
+    items = task.items() if missing else None
+    if not items:
+        return []
+    for name in missing:
+        result = base.score(items, [name])
+        for key in {k for row in result.per_example for k in row if k != "id"}:
+            task.values[key] = np.array([math.nan if row.get(key) is None else float(row[key])
+                                         for row in result.per_example])
+        task.summary.update({k: float(v) for k, v in result.summary.items() if k != "n"})
+        if isinstance(task.provenance.get("instruments", {}), dict):
+            task.provenance.setdefault("instruments", {}).update(result.instruments)
+    return missing
 
 
 def _load_run_folder(p: Path) -> Run:

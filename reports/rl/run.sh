@@ -37,12 +37,18 @@ ppl() {
   heavy $PY -m harness eval --model-args "pretrained=$BASE,peft=$(adapter "$1")" --name "$1" \
     --tasks ed_perplexity --limit 200 --output "$out"
 }
-board() {
+board() {  # the leaderboard (R_emp scored here from the generations), the training table, the curves
   local runs=()
   for s in "${SYSTEMS[@]}"; do for d in "$RUNS"/eval/"$s"/seed-*; do [ -f "$d/manifest.json" ] && runs+=("$d"); done; done
-  heavy $PY -m harness leaderboard "${runs[@]}" --task ed_empathy_sampled --reference sft \
+  heavy $PY -m harness leaderboard "${runs[@]}" --task ed_empathy_sampled --reference sft --metrics emp_reward \
     --output reports/rl/leaderboard.md --figures reports/rl/figures
   $PY reports/rl/perplexity_table.py "$RUNS"/eval/*-ppl >> reports/rl/leaderboard.md
+  local trained=()
+  for s in rl rl-no-kl rl-no-empathy; do [ -f "$RUNS/train/$s/training.json" ] && trained+=("$RUNS/train/$s"); done
+  $PY reports/rl/training_table.py "${trained[@]}" >> reports/rl/leaderboard.md
+  mkdir -p reports/rl/curves
+  for d in "${trained[@]}"; do cp "$d/reward_curve.json" "reports/rl/curves/$(basename "$d").json"
+                               cp "$d/reward_curve.png" "reports/rl/curves/$(basename "$d").png"; done
 }
 
 steps=${*:-train bench eval ppl board ablations}

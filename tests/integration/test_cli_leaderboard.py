@@ -227,3 +227,33 @@ def test_unknown_reference_is_a_clear_error(tmp_path, synthetic_scorers, capsys)
     a = write_run(tmp_path, "a", model="x", items=make_items(20, 0.2, 1))
     assert main(["leaderboard", str(a), "--reference", "human", "--output", str(tmp_path / "lb.md")]) == 2
     assert "--reference 'human' is not a model of these runs; models: x" in capsys.readouterr().err
+
+
+def test_metrics_named_are_added_to_run_folders_that_lack_them(tmp_path, synthetic_scorers, monkeypatch):
+    from harness.leaderboard import catalog
+    from harness.metrics import base
+    from harness.metrics.base import EXAMPLE, Output, Scorer, Scores
+
+    class Words(Scorer):  # registered after the runs were scored: their folders lack it
+        name = "_t_words"
+        outputs = (Output("words", True, EXAMPLE),)
+        inputs = ("response",)
+
+        def compute(self, items):
+            return Scores({"words": [float(len(it.response.split())) for it in items]})
+
+    items = {"a": make_items(40, 0.2, 1), "b": make_items(40, 0.6, 2)}
+    paths = [write_run(tmp_path, k, model=k, items=v) for k, v in items.items()]
+    before = (paths[0] / "tasks" / "ed_empathy" / "scores.jsonl").read_bytes()
+    monkeypatch.setitem(base._REGISTRY, "_t_words", Words)
+    catalog.refresh()
+    out = tmp_path / "lb.md"
+    argv = ["leaderboard", *map(str, paths), "--extra-columns", "words", "--output", str(out), "--no-figures", *FAST]
+    assert main(argv) == 0
+    assert "words" not in json.loads(out.with_suffix(".json").read_text())["tables"][0]["rows"][0]["cells"]
+    assert main(argv + ["--metrics", "_t_words"]) == 0
+    cells = {r["model"]: r["cells"] for r in json.loads(out.with_suffix(".json").read_text())["tables"][0]["rows"]}
+    for model, its in items.items():
+        assert cells[model]["words"]["value"] == pytest.approx(sum(len(it.response.split()) for it in its) / 40)
+    assert "a: task ed_empathy: _t_words scored from its generations here (not in the folder)" in out.read_text()
+    assert (paths[0] / "tasks" / "ed_empathy" / "scores.jsonl").read_bytes() == before  # the folder is not changed
