@@ -193,7 +193,7 @@ def _test_name(test: str) -> str:
     m = re.match(r"(\w+) \((.+)\)", test)
     kind, detail = (m.group(1), m.group(2)) if m else (test, "")
     names = {"perm": "paired permutation test", "AR": "approximate randomization", "McNemar": "McNemar test",
-             "Welch": "Welch's t-test"}
+             "Welch": "Welch's t-test", "t1": "one-sample t-test"}
     name = names.get(kind, kind)
     if detail and detail[0].isdigit():
         return f"{name}, {detail} resamples"
@@ -212,7 +212,8 @@ def _methods(settings: Settings) -> list[str]:
         "- Several runs of a model: the interval of the seed mean over examples; the seed spread is the ± SD.",
         "- Tests on the same examples: paired permutation test of per-example differences (on seed-averaged values "
         "when a model has several runs); exact McNemar for accuracies when both rows have one run; approximate "
-        "randomization (swapping the two systems' responses) for corpus-level metrics when both rows have one run; "
+        "randomization (swapping the two systems' responses) for corpus-level metrics when both rows have one run, "
+        "else over the runs' corpus values (Welch's t-test; the one-sample t-test against a row with one run); "
         "a paired permutation test of the normalized Open LLM average. Welch's t-test only where no example is "
         "shared. Intervals of bounded metrics are kept in their range.",
         "- Resamples: chosen from the number of tests m so that the corrected threshold can be reached: "

@@ -328,10 +328,13 @@ def _build_table(title: str, runs: list[Run], ed: str | None, reference: str | N
                     and any(c.key in r.cells for r in ordered[1:])]
         if untested:
             notes.append(f"the reference {ref_name} has no {', '.join(untested)}: those columns carry no marks")
+    per_run: dict[str, int] = {}  # a model's seeds share their notes: each once, with a count
     for run in runs:
-        notes += [f"{run.label}: {note}" for note in run.notes]
-        if ed is not None and ed not in run.tasks:
-            notes.append(f"{run.label}: no task {ed or 'scores'}, so its empathy columns are blank")
+        for note in run.notes + ([f"no task {ed or 'scores'}, so its empathy columns are blank"]
+                                 if ed is not None and ed not in run.tasks else []):
+            key = f"{run.label}: {note}"
+            per_run[key] = per_run.get(key, 0) + 1
+    notes += [key if count == 1 else f"{key} ({count} runs)" for key, count in per_run.items()]
     return table
 
 
@@ -390,7 +393,9 @@ def _comparisons(table: Table) -> list[tuple[Row, Row, list[Column]]]:
 def _testable(c: Column, base: Row, row: Row) -> bool:
     """Whether a test of this column between these rows can run at all (the planned count)."""
     if c.source == "ed" and catalog.level_of(c.key) == catalog.CORPUS:
-        return len(base.runs) == 1 and len(row.runs) == 1 and "no interval" not in row.cells[c.key].method
+        if len(base.runs) > 1 or len(row.runs) > 1:
+            return True  # a t-test over the runs' values (EdMetrics._seed_test)
+        return "no interval" not in row.cells[c.key].method
     return True
 
 
@@ -550,9 +555,6 @@ class EdMetrics(Source):
                                                                       else "")
                 else:
                     cell.method = ci.method + "; not tested against the reference for the same reason"
-            if len(tasks) > 1:
-                _set_method(cells, "{}; not tested: approximate randomization needs one run per row",
-                            keep=True)
 
     def test(self, table: Table, base: Row, row: Row, keys: list[str], ctx: Context) -> None:
         s = ctx.settings
@@ -597,6 +599,9 @@ class EdMetrics(Source):
                 tested[key] = cell
         if not tested:
             return
+        if len(base.runs) > 1 or len(row.runs) > 1:
+            self._seed_test(base, row, tested, ctx)
+            return
         scorer = get_scorer(scorer_name)
         ta, tb = self._tasks(base)[0], self._tasks(row)[0]
         c = ctx.corpus_resamples
@@ -621,6 +626,36 @@ class EdMetrics(Source):
             r = results[key]
             cell.p, cell.test = r.pvalue, f"AR ({r.resamples:,})"
             cell.method += f"; vs {base.model}: {r.method.split(';')[0]}"
+
+
+    def _seed_test(self, base: Row, row: Row, cells: dict, ctx: Context) -> None:
+        """Corpus metrics of models with several runs: each run's corpus value is one
+        observation (swapping responses between systems is not defined across seeds).
+        Welch's t-test of the two sets of run values, or, where one row has a single run,
+        EmpRL's one-sample t-test of the other's run values against it."""
+        from harness.stats.seeds import one_sample_t
+        from harness.stats.unpaired import welch_t_test
+
+        level = ctx.settings.level
+        for key, cell in cells.items():
+            a = [t.summary.get(key, math.nan) for t in self._tasks(base)]
+            b = [t.summary.get(key, math.nan) for t in self._tasks(row)]
+            spread = [v for v in (a, b) if len(v) > 1 and np.nanstd(v) == 0]
+            if spread:
+                cell.test, cell.method = "untested", cell.method + "; untested: a row's runs all have the same value"
+                continue
+            if len(a) > 1 and len(b) > 1:
+                p = welch_t_test(a, b, level=level).pvalue
+                cell.test, words = "Welch (seeds)", f"Welch's t-test of the {len(b)} and {len(a)} runs' values"
+            else:
+                single, runs = (a[0], b) if len(a) == 1 else (b[0], a)
+                p = one_sample_t(runs, single, level).p
+                cell.test, words = "t1 (seeds)", f"one-sample t-test of the {len(runs)} runs' values against one run"
+            if math.isnan(p):
+                cell.test, cell.method = "untested", cell.method + "; untested: too few runs with a value for a t-test"
+                continue
+            cell.p = p
+            cell.method += f"; vs {base.model}: {words}"
 
 
 def _instrument_reason(key: str, ref: Row, row: Row, ed: str) -> str | None:
@@ -673,10 +708,9 @@ def _recorded_seconds(provenance: dict, scorer: str):
     return seconds.get(scorer) if isinstance(seconds, dict) else None
 
 
-def _set_method(cells: dict[str, Cell], method: str, *, keep: bool = False) -> None:
-    """Every cell's method; with `keep`, `method` is a format whose {} is the old one."""
+def _set_method(cells: dict[str, Cell], method: str) -> None:
     for cell in cells.values():
-        cell.method = method.format(cell.method) if keep else method
+        cell.method = method
 
 
 # --- a per-example metric of another task (MMLU accuracy) -------------------------------------------------

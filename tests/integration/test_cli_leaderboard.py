@@ -98,7 +98,7 @@ def test_leaderboard_end_to_end(runs, tmp_path, capsys, monkeypatch):
     assert cells["dpo"]["mmlu"]["test"] == "" and "human has no MMLU, Open LLM v2" in text
     assert cells["dpo"]["diff_epitome"]["versus"] == "human"
     assert cells["dpo"]["openllm"]["value"] == pytest.approx(openllm_avg(0.31))
-    assert cells["dpo"]["dist2"]["test"] == "AR (20)" and cells["sft"]["dist2"]["test"] == ""
+    assert cells["dpo"]["dist2"]["test"] == "AR (20)" and cells["sft"]["dist2"]["test"] == "t1 (seeds)"
     assert math.isfinite(cells["dpo"]["dist2"]["ci"][0])
     assert data["tables"][0]["reference"] == "human"
 
@@ -119,8 +119,9 @@ def test_corpus_family_resampled_once_per_row(runs, tmp_path):
     tests = sum(per_test for r in rows if r["cells"]["trie_start_words"]["test"].startswith("AR"))
     assert tests == 3 * per_test  # opposite-emotion, base, dpo (sft has two runs: no AR)
     assert StartScorer.calls == intervals + tests
-    for r in rows:
-        assert r["cells"]["trie_compression"]["test"] == r["cells"]["trie_start_words"]["test"]
+    for r in rows:  # one family, one test kind (a row with seeds is t-tested metric by metric)
+        if len(r["runs"]) == 1:
+            assert r["cells"]["trie_compression"]["test"] == r["cells"]["trie_start_words"]["test"]
 
 
 def test_row_too_slow_for_the_budget_gets_neither_interval_nor_test(runs, tmp_path):
@@ -256,4 +257,30 @@ def test_metrics_named_are_added_to_run_folders_that_lack_them(tmp_path, synthet
     for model, its in items.items():
         assert cells[model]["words"]["value"] == pytest.approx(sum(len(it.response.split()) for it in its) / 40)
     assert "a: task ed_empathy: _t_words scored from its generations here (not in the folder)" in out.read_text()
+    # a model's seeds share a note once, counted
+    assert main(["leaderboard", f"x={paths[0]}", f"x={paths[1]}", "--metrics", "_t_words", "--output", str(out),
+                 "--no-figures", *FAST]) == 0
+    assert "x: task ed_empathy: _t_words scored from its generations here (not in the folder) (2 runs)" in out.read_text()
     assert (paths[0] / "tasks" / "ed_empathy" / "scores.jsonl").read_bytes() == before  # the folder is not changed
+
+
+def test_corpus_metrics_of_models_with_seeds_are_tested_over_the_runs(tmp_path, synthetic_scorers):
+    from scipy import stats as sps
+
+    a = [write_run(tmp_path, f"a{s}", model="a", seed=s, items=make_items(60, 0.2, s)) for s in (1, 2, 3)]
+    b = [write_run(tmp_path, f"b{s}", model="b", seed=s, items=make_items(60, 0.7, 10 + s)) for s in (1, 2, 3)]
+    one = write_run(tmp_path, "c", model="c", items=make_items(60, 0.5, 20))
+
+    def dist2(paths):
+        return [json.loads((p / "tasks" / "ed_empathy" / "summary.json").read_text())["dist2"] for p in paths]
+
+    out = tmp_path / "lb.md"
+    assert main(["leaderboard", *map(str, a + b + [one]), "--reference", "a", "--output", str(out), "--no-figures",
+                 *FAST]) == 0
+    cells = {r["model"]: r["cells"] for r in json.loads(out.with_suffix(".json").read_text())["tables"][0]["rows"]}
+    welch = sps.ttest_ind(dist2(b), dist2(a), equal_var=False).pvalue
+    assert cells["b"]["dist2"]["test"] == "Welch (seeds)" and cells["b"]["dist2"]["p"] == pytest.approx(welch)
+    single = sps.ttest_1samp(dist2(a), dist2([one])[0]).pvalue
+    assert cells["c"]["dist2"]["test"] == "t1 (seeds)" and cells["c"]["dist2"]["p"] == pytest.approx(single)
+    tests = {line.split(": ")[0]: line.split(": ")[1] for line in out.read_text().splitlines() if "t-test (seeds)" in line}
+    assert "Dist-2" in tests["- Welch's t-test (seeds)"] and "Dist-2" in tests["- one-sample t-test (seeds)"]
