@@ -115,14 +115,11 @@ def _add_scores(task: TaskData, names: list[str]) -> list[str]:
     items = task.items() if missing else None
     if not items:
         return []
-    for name in missing:
-        result = base.score(items, [name])
-        for key in {k for row in result.per_example for k in row if k != "id"}:
-            task.values[key] = np.array([math.nan if row.get(key) is None else float(row[key])
-                                         for row in result.per_example])
-        task.summary.update({k: float(v) for k, v in result.summary.items() if k != "n"})
-        if isinstance(task.provenance.get("instruments", {}), dict):
-            task.provenance.setdefault("instruments", {}).update(result.instruments)
+    scored = _score(items, missing, task.source.name)
+    task.values.update(scored.values)
+    task.summary.update({k: v for k, v in scored.summary.items() if k != "n"})
+    if isinstance(task.provenance.get("instruments", {}), dict):
+        task.provenance.setdefault("instruments", {}).update(scored.instruments)
     return missing
 
 
@@ -211,34 +208,47 @@ def read_scores(path: Path) -> tuple[list[str], dict[str, np.ndarray], dict[str,
 _NUMBER = (int, float, bool)
 
 
-def _load_generations_file(p: Path, metrics: Iterable[str] | None) -> Run:
+@dataclass
+class _Scored:
+    values: dict[str, np.ndarray]  # per-example key -> one value per item (NaN where undefined)
+    summary: dict[str, float]
+    instruments: dict[str, dict]
+    seconds: dict[str, float]
+
+
+def _score(items: list[Item], names: list[str], label: str) -> _Scored:
+    """The scorers `names` on `items`, one at a time, so that a long scoring (thousands of
+    responses) shows where it is."""
     from harness.metrics import base
 
     from tqdm.auto import tqdm
 
-    items = read_generations(p).items
-    if not items:
-        raise DataError(f"{p}: no generations")
-    names = list(metrics) if metrics is not None else base.default_suite()
     rows: list[dict] = [{} for _ in items]
-    summary: dict[str, float] = {}
-    instruments: dict[str, dict] = {}
-    seconds: dict[str, float] = {}
-    # one scorer at a time, so that a long scoring (thousands of responses) shows where it is
-    bar = tqdm(names, desc=f"scoring {p.name}", unit="scorer", delay=2.0, leave=False)
+    scored = _Scored({}, {}, {}, {})
+    bar = tqdm(names, desc=f"scoring {label}", unit="scorer", delay=2.0, leave=False)
     for name in bar:
         bar.set_postfix_str(name)
         result = base.score(items, [name])
         for row, extra in zip(rows, result.per_example):
             row.update(extra)
-        summary.update({k: float(v) for k, v in result.summary.items()})
-        instruments.update(result.instruments)
-        seconds.update(result.seconds)
-    ids = [it.id for it in items]
+        scored.summary.update({k: float(v) for k, v in result.summary.items()})
+        scored.instruments.update(result.instruments)
+        scored.seconds.update(result.seconds)
     keys = sorted({k for row in rows for k in row if k != "id"})
-    values = {k: np.array([math.nan if row.get(k) is None else float(row[k]) for row in rows]) for k in keys}
-    task = TaskData("", p, ids, values, summary, {"instruments": instruments, "scorer_seconds": seconds}, p,
-                    _items=list(items))
+    scored.values = {k: np.array([math.nan if row.get(k) is None else float(row[k]) for row in rows]) for k in keys}
+    return scored
+
+
+def _load_generations_file(p: Path, metrics: Iterable[str] | None) -> Run:
+    from harness.metrics import base
+
+    items = read_generations(p).items
+    if not items:
+        raise DataError(f"{p}: no generations")
+    names = list(metrics) if metrics is not None else base.default_suite()
+    scored = _score(items, names, p.name)
+    task = TaskData("", p, [it.id for it in items], scored.values, scored.summary,
+                    {"instruments": scored.instruments, "scorer_seconds": scored.seconds}, p, _items=list(items))
     return Run(p, "generations", p.stem, p.stem, None, {}, {"": task})
 
 
