@@ -13,6 +13,8 @@ from pathlib import Path
 
 
 def row(label: str, folder: Path) -> str:
+    if not (folder / "training.json").is_file():
+        sys.exit(f"{folder}: no training.json; pass a DPO training folder (`train dpo --output`)")
     state = json.loads((folder / "training.json").read_text())
     data = state["data"]
     source = data.get("pairs") or "opposite-emotion (EmPO)"  # runs before --pairs existed say nothing

@@ -26,6 +26,8 @@ def peak_gib(folder: Path) -> str:
 
 
 def row(folder: Path) -> str:
+    if not (folder / "training.json").is_file():
+        sys.exit(f"{folder}: no training.json; pass an RL training folder (`train rl --output`)")
     state = json.loads((folder / "training.json").read_text())
     curve = json.loads((folder / "reward_curve.json").read_text())
     steps = [r["step"] for r in curve if r.get("reward") is not None]
